@@ -1,0 +1,59 @@
+# Thin wrappers around the course's set-up and checks. Run `make help` for the list.
+# Windows without make: see README ("Windows").
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+KERNEL := mlcicd-course
+STAMP  := $(VENV)/.mlcicd-installed
+JOBS   ?= auto
+# make lab NO_BROWSER=1 PORT=8899  (or the same as environment variables) starts headless.
+PORT   ?= 8888
+LAB_FLAGS := --port=$(PORT) $(if $(NO_BROWSER),--no-browser,)
+PYTEST_ARGS ?=
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+         --nbval-cell-timeout=120
+
+.PHONY: help setup lab test test-fast notebooks exercises lint clean
+
+help:
+	@echo "make lab        set up (first time) and open the course in JupyterLab"
+	@echo "make test       set up (first time) and run every test: package + notebooks"
+	@echo "make test-fast  package tests only, no notebooks"
+	@echo "make notebooks  re-execute and save every notebook in notebooks/ and solutions/"
+	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make lint       ruff over the package, tests and scripts"
+	@echo "make clean      remove caches and the virtual environment"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python ($(KERNEL))" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir="$(CURDIR)" \
+		notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(NBVAL) tests notebooks solutions $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py $(NB)
+
+exercises: $(STAMP)
+	$(BIN)/mlcicd exercises build
+
+lint: $(STAMP)
+	$(BIN)/ruff check mlcicd_course tests scripts bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,74 @@
+"""The `mlcicd` command line.
+
+Exit codes, the same for every command: 0 ok, 1 the check failed (drift found, data
+invalid, a gate failed, ...), 2 bad usage or unreadable input, reported in one line.
+Each command group lives in its own module under `mlcicd_course.commands` and adds
+itself with `register(subparsers)`; its handler returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mlcicd_course import __version__
+from mlcicd_course.errors import UserInputError
+
+COMMAND_MODULES = (
+    "mlcicd_course.commands.data",
+    "mlcicd_course.commands.doctor",
+)
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every registered command."""
+    parser = OneLineParser(prog="mlcicd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mlcicd {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (never raise for a user's mistake)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    command = " ".join(["mlcicd", *_command_words(argv)])
+    try:
+        return int(args.handler(args))
+    except UserInputError as err:
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _command_words(argv: Sequence[str]) -> list[str]:
+    """The command and subcommand names at the start of `argv` (for error messages)."""
+    words = []
+    for word in argv[:2]:
+        if word.startswith("-") or "." in word or "/" in word:
+            break
+        words.append(word)
+    return words
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Command groups of the `mlcicd` CLI, one module each (see `mlcicd_course.cli`)."""
