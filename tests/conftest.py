@@ -1,0 +1,24 @@
+"""Shared fixtures for the package tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run `mlcicd ARGS...` in a subprocess (in tmp_path); return the CompletedProcess."""
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mlcicd_course", *map(str, args)],
+            cwd=cwd or tmp_path, capture_output=True, text=True, timeout=300,
+        )
+
+    return run

@@ -1,0 +1,54 @@
+"""CLI conventions shared by every command: --help, one-line usage errors, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from mlcicd_course import cli
+
+
+def all_command_paths() -> list[list[str]]:
+    """Every command and subcommand path, e.g. ["data", "generate"]."""
+    paths: list[list[str]] = []
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    paths.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(cli.build_parser(), [])
+    return paths
+
+
+def test_the_foundation_commands_are_registered():
+    paths = [" ".join(p) for p in all_command_paths()]
+    assert {"data", "data generate", "doctor"} <= set(paths)
+
+
+@pytest.mark.parametrize("path", all_command_paths(), ids=" ".join)
+def test_help_works_on_every_command(path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*path, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: mlcicd" in capsys.readouterr().out
+
+
+def test_unknown_command_is_a_one_line_usage_error(run_cli):
+    result = run_cli("frobnicate")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+def test_no_command_prints_help_and_exits_2(run_cli):
+    result = run_cli()
+    assert result.returncode == 2 and "COMMAND" in result.stdout
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("mlcicd ")
