@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.mlcicd-installed
 JOBS   ?= auto
 # make lab NO_BROWSER=1 PORT=8899  (or the same as environment variables) starts headless.
 PORT   ?= 8888
-LAB_FLAGS := --port=$(PORT) $(if $(NO_BROWSER),--no-browser,)
+# Containers and CI machines often run as root, which JupyterLab refuses without a flag.
+LAB_FLAGS := --port=$(PORT) $(if $(NO_BROWSER),--no-browser,) \
+             $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 PYTEST_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          --nbval-cell-timeout=120
