@@ -42,7 +42,7 @@ lab: $(STAMP)
 		notebooks/00_start_here.ipynb
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(NBVAL) tests notebooks solutions $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(NBVAL) tests $(wildcard notebooks solutions) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
