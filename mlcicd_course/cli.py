@@ -19,6 +19,7 @@ from mlcicd_course.errors import UserInputError
 COMMAND_MODULES = (
     "mlcicd_course.commands.data",
     "mlcicd_course.commands.doctor",
+    "mlcicd_course.commands.drift",
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
