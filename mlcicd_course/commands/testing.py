@@ -1,0 +1,196 @@
+"""`mlcicd schema infer`, `validate`, `train`, `evaluate`, `compare`: the testing chapter's CLI.
+
+Exit codes: 0 ok; 1 the data is invalid (validate) or a gate failed (compare);
+2 bad input (missing or unreadable file, malformed CSV or YAML, missing or unexpected
+columns, wrong dtypes or missing labels where a model needs them, a corrupt model).
+Every output is written only after all inputs were read and checked, and atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlcicd_course import comparison, evaluation, modelstore, reporting, training, validation
+from mlcicd_course.errors import UserInputError
+from mlcicd_course.fileio import read_csv, write_json, write_text_atomic
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    schema = subparsers.add_parser("schema", help="data schemas for validation",
+                                   description="Data schemas for `mlcicd validate`.")
+    schema_commands = schema.add_subparsers(dest="schema_command", metavar="SUBCOMMAND",
+                                            parser_class=type(schema), required=True)
+    infer = schema_commands.add_parser(
+        "infer", help="draft a YAML schema from reference data",
+        description="Draft a YAML schema from reference data: dtypes, missing rates, observed "
+                    "ranges, allowed categories, unique keys, row counts. Review it before "
+                    "use: observed ranges are narrower than what is valid.")
+    infer.add_argument("data", metavar="DATA.csv", help="reference data")
+    infer.add_argument("--out", required=True, metavar="SCHEMA.yaml", help="file to write")
+    infer.add_argument("--max-categories", type=int, default=20,
+                       help="text columns with at most this many values get an allowed set "
+                            "(%(default)s)")
+    infer.set_defaults(handler=_schema_infer)
+
+    validate = subparsers.add_parser(
+        "validate", help="check a CSV against a schema (exit 1 = invalid data)",
+        description="Check a CSV file against a YAML schema and list every failure. "
+                    "Exit 0 valid, 1 invalid, 2 unreadable input.")
+    validate.add_argument("data", metavar="DATA.csv")
+    validate.add_argument("--schema", required=True, metavar="SCHEMA.yaml")
+    validate.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    validate.add_argument("--markdown", metavar="PATH",
+                          help="also write the report as markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    validate.set_defaults(handler=_validate)
+
+    train = subparsers.add_parser(
+        "train", help="train a model from a YAML config",
+        description="Train the pipeline described by a YAML config on a CSV file, with "
+                    "cross-validation; write the model and MODEL.meta.json beside it "
+                    "(sha256, versions, parameters, data fingerprint, metrics).")
+    train.add_argument("--data", required=True, metavar="TRAIN.csv")
+    train.add_argument("--config", required=True, metavar="CONFIG.yaml")
+    train.add_argument("--out", required=True, metavar="MODEL.joblib")
+    train.add_argument("--metrics", metavar="PATH", help="also write training metrics as JSON")
+    train.set_defaults(handler=_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="evaluate a model on labelled data",
+        description="Evaluate a saved model (sha256 verified before loading) on labelled "
+                    "data: accuracy, precision, recall, F1, ROC AUC, confusion matrix, "
+                    "prediction distribution, metrics per slice.")
+    evaluate.add_argument("--model", required=True, metavar="MODEL.joblib")
+    evaluate.add_argument("--data", required=True, metavar="TEST.csv")
+    evaluate.add_argument("--out", required=True, metavar="METRICS.json")
+    evaluate.add_argument("--markdown", metavar="PATH", help="also write a markdown summary")
+    evaluate.set_defaults(handler=_evaluate)
+
+    compare = subparsers.add_parser(
+        "compare", help="baseline vs candidate on the same data, with gates (exit 1 = fail)",
+        description="Compare a candidate with a baseline on the same test data: metric "
+                    "deltas, gates, and McNemar's paired test when both are models. Each "
+                    "side is a model file or a metrics JSON from `mlcicd evaluate` on the "
+                    "same data. Exit 0 all gates pass, 1 a gate failed, 2 bad input.")
+    compare.add_argument("--baseline", required=True, metavar="MODEL_OR_METRICS")
+    compare.add_argument("--candidate", required=True, metavar="MODEL_OR_METRICS")
+    compare.add_argument("--data", required=True, metavar="TEST.csv")
+    compare.add_argument("--out", required=True, metavar="COMPARISON.json")
+    compare.add_argument("--markdown", metavar="REPORT.md",
+                         help="PR comment (starts with the marker "
+                              f"{reporting.COMPARISON_MARKER})")
+    compare.add_argument("--summary", metavar="PATH",
+                         help="longer markdown for a job summary (slices, confusion matrices)")
+    compare.add_argument("--min-accuracy", type=float, default=None, metavar="X",
+                         help="gate: candidate accuracy >= X (default: no minimum)")
+    compare.add_argument("--max-regression", type=float,
+                         default=comparison.DEFAULT_MAX_REGRESSION, metavar="Y",
+                         help="gate: candidate accuracy >= baseline accuracy - Y (%(default)s)")
+    compare.add_argument("--alpha", type=float, default=comparison.DEFAULT_ALPHA,
+                         help="significance level of the paired test (%(default)s)")
+    compare.set_defaults(handler=_compare)
+
+
+def _outputs(*pairs: tuple[str, str | None]) -> None:
+    """Refuse output paths that are folders before any work is done."""
+    for option, path in pairs:
+        if path is not None and Path(path).is_dir():
+            raise UserInputError(f"{option} {path} is a folder; give a file path")
+
+
+def _schema_infer(args: argparse.Namespace) -> int:
+    _outputs(("--out", args.out))
+    if args.max_categories < 1:
+        raise UserInputError(f"--max-categories must be at least 1, got {args.max_categories}")
+    frame = read_csv(args.data, what="reference data")
+    schema = validation.infer_schema(frame, max_categories=args.max_categories)
+    header = (f"Draft schema inferred by `mlcicd schema infer` from {Path(args.data).name} "
+              f"({len(frame)} rows).\nReview it: observed ranges and category sets are "
+              "narrower than what is valid.")
+    validation.save_schema(schema, args.out, header=header)
+    print(f"wrote a draft schema for {len(schema.columns)} columns to {args.out}; "
+          "review it before use")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    _outputs(("--json", args.json), ("--markdown", args.markdown))
+    schema = validation.load_schema(args.schema)
+    report = validation.validate_file(args.data, schema)
+    print(f"{args.data}: {report.summary()}")
+    for failure in report.failures:
+        print(f"  {failure.line()}")
+    if args.json:
+        write_json(args.json, report.to_dict())
+    if args.markdown:
+        write_text_atomic(args.markdown, reporting.validation_markdown(report.to_dict()))
+    return 0 if report.valid else 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    _outputs(("--out", args.out), ("--metrics", args.metrics))
+    config = training.load_config(args.config)
+    frame = read_csv(args.data, what="training data")
+    trained = training.train(frame, config)
+    metadata = trained.save(args.out)
+    metrics = trained.metrics()
+    print(f"trained {config.model_type} on {len(frame)} rows: cross-validated accuracy "
+          f"{metrics['cv_accuracy_mean']:.3f} +/- {metrics['cv_accuracy_std']:.3f} "
+          f"({config.cv_folds} folds), training accuracy {metrics['train_accuracy']:.3f}")
+    for warning in trained.warnings:
+        print(f"warning: {warning}")
+    print(f"wrote {args.out} and {modelstore.metadata_path(args.out).name} "
+          f"(sha256 {metadata['sha256'][:12]})")
+    if args.metrics:
+        write_json(args.metrics, {
+            "kind": "mlcicd-training",
+            "model": {"file": Path(args.out).name, "sha256": metadata["sha256"],
+                      "model_type": config.model_type},
+            "training_data": metadata["training_data"],
+            "metrics": metrics,
+        })
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    _outputs(("--out", args.out), ("--markdown", args.markdown))
+    loaded = modelstore.load_model(args.model)
+    frame = read_csv(args.data, what="test data")
+    result = evaluation.evaluate(loaded, frame)
+    data = result.to_dict()
+    metrics = ", ".join(f"{k} {reporting.fmt(v)}" for k, v in result.metrics.items())
+    print(f"{args.model} on {result.rows} rows of {args.data}: {metrics}")
+    for name, (saved, running) in loaded.version_differences.items():
+        print(f"warning: model saved with {name} {saved}, running {running}")
+    write_json(args.out, data)
+    if args.markdown:
+        write_text_atomic(args.markdown, reporting.evaluation_markdown(data))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    _outputs(("--out", args.out), ("--markdown", args.markdown), ("--summary", args.summary))
+    frame = read_csv(args.data, what="test data")
+    baseline = comparison.evaluation_from(args.baseline, frame, what="baseline")
+    candidate = comparison.evaluation_from(args.candidate, frame, what="candidate")
+    result = comparison.compare(baseline, candidate, min_accuracy=args.min_accuracy,
+                                max_regression=args.max_regression, alpha=args.alpha)
+    b_acc = result.baseline["metrics"]["accuracy"]
+    c_acc = result.candidate["metrics"]["accuracy"]
+    print(f"{result.verdict.upper()}: baseline accuracy {b_acc:.3f}, candidate {c_acc:.3f} "
+          f"({result.deltas['accuracy']:+.3f}) on {len(frame)} rows")
+    for reason in result.reasons():
+        print(f"  {reason}")
+    if result.paired_test is None:
+        print(f"  {result.paired_test_note}")
+    else:
+        print(f"  paired test ({reporting.fmt_p(result.paired_test.p_value)}): "
+              f"{result.paired_test_note}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    write_json(args.out, result.to_dict())
+    if args.markdown:
+        write_text_atomic(args.markdown, reporting.comparison_comment(result))
+    if args.summary:
+        write_text_atomic(args.summary, reporting.comparison_summary(result))
+    return 0 if result.passed else 1
