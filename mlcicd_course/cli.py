@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mlcicd_course.commands.data",
     "mlcicd_course.commands.doctor",
     "mlcicd_course.commands.drift",
+    "mlcicd_course.commands.testing",
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
