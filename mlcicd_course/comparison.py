@@ -225,8 +225,8 @@ def compare(
         paired = mcnemar(baseline.correct(), candidate.correct(), alpha=alpha)
         note = paired.interpretation()
     else:
-        note = ("paired test skipped: a metrics file has no per-row predictions; pass both "
-                "models to get McNemar's test")
+        note = ("skipped: a metrics file has no per-row predictions; pass both models to "
+                "get McNemar's test")
     warnings = []
     if cand.get("model", {}).get("training_data_sha256") == cand_sha:
         warnings.append("the candidate was trained on this very test data: its metrics are "

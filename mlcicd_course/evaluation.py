@@ -21,6 +21,7 @@ from sklearn import metrics as skm
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.modelstore import LoadedModel
 from mlcicd_course.training import FeatureSpec, data_fingerprint, prepare_features
+from mlcicd_course.validation import category_text
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 DEFAULT_MIN_SLICE_ROWS = 30
@@ -93,8 +94,9 @@ def slice_metrics(
     y_pred = np.asarray(y_pred)
     result = []
     for column in columns:
-        values = frame[column].astype(object).where(frame[column].notna(), "<missing>")
-        values = values.map(str).to_numpy()
+        column_values = frame[column].astype(object)
+        values = column_values.where(column_values.isna(), column_values.map(category_text))
+        values = values.where(values.notna(), "<missing>").to_numpy()
         for value in sorted(set(values)):
             mask = values == value
             n = int(mask.sum())

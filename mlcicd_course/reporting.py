@@ -26,8 +26,12 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_delta(value: float | None, digits: int = 3) -> str:
-    """A signed number with fixed decimals (+0.012, -0.300), or an em dash for None."""
-    return "—" if value is None else f"{value:+.{digits}f}"
+    """A signed number with fixed decimals (+0.012, -0.300; never -0.000), or an em dash."""
+    if value is None:
+        return "—"
+    if abs(value) < 0.5 * 10 ** -digits:
+        value = 0.0
+    return f"{value:+.{digits}f}"
 
 
 def fmt_p(p: float) -> str:
@@ -45,6 +49,10 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
     return "\n".join([line(headers), "| " + " | ".join(rule) + " |", *map(line, rows)])
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _verdict(passed: bool) -> str:
@@ -104,7 +112,7 @@ def comparison_comment(result: Comparison) -> str:
         COMPARISON_MARKER,
         f"## Model comparison: {_verdict(result.passed)}",
         "",
-        "; ".join(result.reasons()).capitalize() + ".",
+        _sentence("; ".join(result.reasons())),
         "",
         markdown_table(["metric", "baseline", "candidate", "delta"], _metrics_rows(result),
                        "lrrr"),

@@ -46,6 +46,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from mlcicd_course import datasets, modelstore
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.validation import category_text
 
 MODEL_TYPES = {
     "logistic_regression": LogisticRegression,
@@ -278,7 +279,7 @@ def prepare_features(
         features[name] = values.astype(float)
     for name in spec.categorical:
         column = frame[name].astype(object)
-        features[name] = column.where(column.isna(), column.map(str))
+        features[name] = column.where(column.isna(), column.map(category_text))
     x = pd.DataFrame(features, index=frame.index)
     if not require_target and spec.target not in frame.columns:
         return x, None
@@ -301,16 +302,16 @@ def data_fingerprint(frame: pd.DataFrame) -> dict[str, Any]:
             "rows": int(len(frame)), "columns": [str(c) for c in frame.columns]}
 
 
-def _plain(value: Any) -> Any:
+def _json_ready(value: Any) -> Any:
     """A JSON-friendly version of a parameter value."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_json_ready(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _json_ready(v) for k, v in value.items()}
     return repr(value)
 
 
@@ -341,10 +342,10 @@ class TrainedModel:
         params = self.pipeline.named_steps["model"].get_params(deep=False)
         return {
             "model_type": self.config.model_type,
-            "params": {k: _plain(v) for k, v in sorted(params.items())},
+            "params": {k: _json_ready(v) for k, v in sorted(params.items())},
             "config": self.config.to_dict(),
             "features": self.config.features.to_dict(),
-            "classes": [_plain(c) for c in self.classes],
+            "classes": [_json_ready(c) for c in self.classes],
             "training_data": self.training_data,
             "metrics": self.metrics(),
             "warnings": list(self.warnings),
@@ -363,11 +364,11 @@ def train(
     counts = y.value_counts()
     if len(counts) < 2:
         raise UserInputError(f"{what}: target {config.features.target} has only one class "
-                             f"({counts.index[0]!r}); a classifier needs at least two")
+                             f"({_json_ready(counts.index[0])!r}); a classifier needs at least two")
     if counts.min() < config.cv_folds:
         raise UserInputError(
-            f"{what}: class {counts.idxmin()!r} has {int(counts.min())} row(s), fewer than "
-            f"the {config.cv_folds} cross-validation folds")
+            f"{what}: class {_json_ready(counts.idxmin())!r} has {int(counts.min())} row(s), "
+            f"fewer than the {config.cv_folds} cross-validation folds")
     pipeline = build_pipeline(config)
     folds = StratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.seed)
     with warnings.catch_warnings(record=True) as caught:
@@ -383,7 +384,7 @@ def train(
     return TrainedModel(
         pipeline=pipeline,
         config=config,
-        classes=[_plain(c) for c in pipeline.classes_],
+        classes=[_json_ready(c) for c in pipeline.classes_],
         cv_scores=[float(s) for s in scores],
         train_accuracy=float(pipeline.score(x, y)),
         training_data=data_fingerprint(frame),

@@ -377,6 +377,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def category_text(value: Any) -> str:
+    """A category as text; whole floats lose their ".0" (a CSV column of codes with
+    blanks reads as float), so 1, 1.0 and "1" are the same category."""
+    return str(_plain(value))
+
+
 def _failure(column: str, check: str, expected: str, found: str, mask: np.ndarray,
              series: pd.Series) -> Failure:
     rows = np.flatnonzero(mask)
@@ -421,7 +427,7 @@ def _value_checks(spec: ColumnSchema, series: pd.Series, numeric: pd.Series | No
             bad = values > spec.max
             high = np.nanmax(values[bad]) if bad.any() else None
             report("max", f"<= {_fmt(spec.max)}", bad, f"above (highest {_fmt(high)})")
-    text = series.astype(object).where(series.isna(), series.map(lambda v: str(_plain(v))))
+    text = series.astype(object).where(series.isna(), series.map(category_text))
     if spec.allowed is not None:
         bad = present & ~text.isin(spec.allowed).to_numpy()
         unseen = sorted({str(v) for v in text[bad]})[:MAX_EXAMPLES]

@@ -182,7 +182,7 @@ def _compare(args: argparse.Namespace) -> int:
     for reason in result.reasons():
         print(f"  {reason}")
     if result.paired_test is None:
-        print(f"  {result.paired_test_note}")
+        print(f"  paired test {result.paired_test_note}")
     else:
         print(f"  paired test ({reporting.fmt_p(result.paired_test.p_value)}): "
               f"{result.paired_test_note}")
