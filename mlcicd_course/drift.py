@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from mlcicd_course.errors import UserInputError
 
@@ -113,12 +113,19 @@ def category_table(reference: Any, current: Any) -> pd.DataFrame:
     Index: every non-missing value seen on either side (as text, sorted); columns
     `reference` and `current` (0 where a category is absent from that side).
     """
-    ref = _non_missing(reference).astype(str).value_counts()
-    cur = _non_missing(current).astype(str).value_counts()
-    table = pd.concat([ref.rename("reference"), cur.rename("current")], axis=1)
-    table = table.fillna(0).astype(int).sort_index()
-    table.index.name = "category"
-    return table
+    categories, ref_counts, cur_counts = _category_counts(reference, current)
+    return pd.DataFrame({"reference": ref_counts, "current": cur_counts},
+                        index=pd.Index(categories, name="category"))
+
+
+def _category_counts(reference: Any, current: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Sorted categories (as text) of both sides and each side's counts of them."""
+    ref = _non_missing(reference).astype(str)
+    cur = _non_missing(current).astype(str)
+    codes, categories = pd.factorize(pd.concat([ref, cur], ignore_index=True), sort=True)
+    size = len(categories)
+    return (list(categories), np.bincount(codes[: len(ref)], minlength=size),
+            np.bincount(codes[len(ref):], minlength=size))
 
 
 def chi_square_test(reference: Any, current: Any) -> TwoSampleResult:
@@ -132,18 +139,22 @@ def chi_square_test(reference: Any, current: Any) -> TwoSampleResult:
     the test. With one category on both sides the distributions are equal: statistic
     0, p-value 1, dof 0. Raises ValueError if a side has no values.
     """
-    table = category_table(reference, current)
-    return _chi_square_from_table(table)
+    _, ref_counts, cur_counts = _category_counts(reference, current)
+    return _chi_square_from_counts(ref_counts, cur_counts)
 
 
-def _chi_square_from_table(table: pd.DataFrame) -> TwoSampleResult:
-    counts = table[["reference", "current"]].to_numpy(dtype=float).T
-    if counts[0].sum() == 0 or counts[1].sum() == 0:
+def _chi_square_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> TwoSampleResult:
+    """The homogeneity test on a 2 x K table (the same numbers as `chi2_contingency`)."""
+    counts = np.vstack([ref_counts, cur_counts]).astype(float)
+    rows = counts.sum(axis=1)
+    if rows[0] == 0 or rows[1] == 0:
         raise ValueError("chi_square_test needs at least one non-missing value on each side")
     if counts.shape[1] == 1:
         return TwoSampleResult("chi2", 0.0, 1.0, 0)
-    result = stats.chi2_contingency(counts, correction=False)
-    return TwoSampleResult("chi2", float(result.statistic), float(result.pvalue), int(result.dof))
+    expected = np.outer(rows, counts.sum(axis=0)) / counts.sum()
+    statistic = float(np.sum((counts - expected) ** 2 / expected))
+    dof = counts.shape[1] - 1
+    return TwoSampleResult("chi2", statistic, float(special.chdtrc(dof, statistic)), dof)
 
 
 # ---------------------------------------------------------------------- effect sizes
@@ -216,8 +227,7 @@ def binned_proportions(
             np.bincount(np.searchsorted(edges, side, side="right"), minlength=edges.size + 1)
             for side in (ref, cur))
     else:
-        table = category_table(reference, current)
-        ref_counts, cur_counts = table["reference"].to_numpy(), table["current"].to_numpy()
+        _, ref_counts, cur_counts = _category_counts(reference, current)
         if ref_counts.sum() == 0 or cur_counts.sum() == 0:
             raise ValueError("need at least one non-missing value on each side")
     return ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum()
@@ -775,28 +785,26 @@ def _numeric(column: _Column, ref: np.ndarray, cur: np.ndarray, options: DriftOp
 def _categorical(column: _Column, ref: pd.Series | np.ndarray, cur: pd.Series | np.ndarray,
                  options: DriftOptions) -> _Column:
     """Chi-square test over the union of categories, JS distance, notes on one-sided values."""
-    table = category_table(ref, cur)
-    if len(table) > options.max_categories:
-        column.skip_reason = (f"too many categories for a category test ({len(table)} > "
+    categories, ref_counts, cur_counts = _category_counts(ref, cur)
+    if len(categories) > options.max_categories:
+        column.skip_reason = (f"too many categories for a category test ({len(categories)} > "
                               f"{options.max_categories}); ignore the column or bin it")
         return column
-    column.test = _chi_square_from_table(table)
+    column.test = _chi_square_from_counts(ref_counts, cur_counts)
     column.effect_name = _EFFECT_NAMES["js"]
-    shares = table.to_numpy(dtype=float)
-    column.effect = _js_from_shares(shares[:, 0] / shares[:, 0].sum(),
-                                    shares[:, 1] / shares[:, 1].sum())
+    column.effect = _js_from_shares(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())
+    sides = {"reference": ref_counts, "current": cur_counts}
     for side, other in (("current", "reference"), ("reference", "current")):
-        only = table[(table[side] > 0) & (table[other] == 0)]
-        if len(only):
-            listed = ", ".join(f"{cat} ({count})" for cat, count in only[side].items())
+        only = np.flatnonzero((sides[side] > 0) & (sides[other] == 0))
+        if only.size:
+            listed = ", ".join(f"{categories[i]} ({sides[side][i]})" for i in only)
             column.notes.append(f"only in the {side} data: {listed}")
-    new = table[(table["current"] > 0) & (table["reference"] == 0)]
-    new_share = float(new["current"].sum() / table["current"].sum())
+    new_share = float(cur_counts[ref_counts == 0].sum() / cur_counts.sum())
     if new_share > options.new_category_share:
         column.flags.append(f"categories never seen in the reference make up {new_share:.1%} "
                             f"of the current values (more than "
                             f"{options.new_category_share:.0%})")
-    if len(table) == 1:
+    if len(categories) == 1:
         column.notes.append("one value on both sides")
     return column
 
