@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "mlcicd_course.commands.doctor",
     "mlcicd_course.commands.drift",
     "mlcicd_course.commands.testing",
+    "mlcicd_course.commands.workflow",
 )
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
