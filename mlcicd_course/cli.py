@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser with every registered command."""
     parser = OneLineParser(prog="mlcicd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mlcicd {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                       parser_class=OneLineParser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser

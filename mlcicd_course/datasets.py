@@ -32,8 +32,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from functools import cache
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -200,9 +200,10 @@ class Scenario:
     """Settings for a run of monthly batches; the data card records all of them.
 
     Drift ramps linearly from month `drift_start` (1-based; default: the month after
-    the first half) to full size in the last month: `covariate_drift` and `concept_drift` are the final levels (see `sample`),
-    `churn_rate` the final churn rate (None keeps the rule's own rate). `faults` are
-    injected into `fault_months` (default: the last month).
+    the first half) to full size in the last month: `covariate_drift` and
+    `concept_drift` are the final levels (see `sample`), `churn_rate` the final churn
+    rate (None keeps the rule's own rate). `faults` are injected into `fault_months`
+    (default: the last month).
     """
 
     seed: int = 42
@@ -266,7 +267,9 @@ def _month_label(start: str, offset: int) -> str:
     return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
-def inject_faults(frame: pd.DataFrame, faults: tuple[str, ...], seed: int | list[int]) -> pd.DataFrame:
+def inject_faults(
+    frame: pd.DataFrame, faults: tuple[str, ...], seed: int | list[int]
+) -> pd.DataFrame:
     """A copy of `frame` with data-quality faults, about 2% of rows each.
 
     out_of_range: negative tenure and monthly charges of 9999; duplicates: repeated rows;

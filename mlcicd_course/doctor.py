@@ -92,8 +92,8 @@ def check_matplotlib() -> Check:
     """Can matplotlib draw a figure without a screen?"""
     try:
         import matplotlib
-        from matplotlib.figure import Figure
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
         figure = Figure(figsize=(1, 1))
         FigureCanvasAgg(figure).draw()
