@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "mlcicd_course.commands.data",
     "mlcicd_course.commands.doctor",
     "mlcicd_course.commands.drift",
+    "mlcicd_course.commands.grading",
     "mlcicd_course.commands.testing",
     "mlcicd_course.commands.workflow",
 )

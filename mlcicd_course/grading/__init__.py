@@ -1,0 +1,123 @@
+"""Graded exercises: single-source authoring, learner self-check, instructor grading.
+
+Learners, in an exercise notebook::
+
+    from mlcicd_course.grading import check, check_all
+    check("q1")      # public checks of q1 on the saved notebook: pass/fail, hints, points
+    check_all()      # every question
+    check("q1", details=True)   # tracebacks and printed output too
+    check("q1", reveal=True)    # show the model answer before the checks pass
+
+Authors and instructors, on the command line::
+
+    mlcicd exercises build                 # solutions/ -> exercises/ + the package's checks
+    mlcicd exercises build --check         # exit 1 when exercises/ or the checks are stale
+    mlcicd exercises verify                # solutions score full marks, exercises score 0
+    mlcicd grade PATH... --out grades.csv [--feedback DIR] [--jobs N] [--timeout S]
+
+How grading works
+-----------------
+Each question of each notebook is graded in its own fresh process (forked from a clean
+"zygote" that has imported numpy/pandas/scikit-learn once; a new interpreter on
+Windows): that process runs the notebook's shared code cells above the question and
+the question's own code cells, under a wall-clock time limit, a memory limit and a
+file-size limit (POSIX `setrlimit`), in a private working folder, with an audit hook
+that refuses writes outside it, other programs, network connections and signals.
+The checks run in the grader's process, from the package's copy of the exercise
+(`mlcicd_course/data/exercises/<exercise>.json`, written by `mlcicd exercises build`),
+never from the submission; they receive the learner's variables as plain data (or
+proxies for functions), never as pickles. A question that raises, hangs, exits, dies
+or sends junk scores 0 with a reason; the other questions and notebooks are graded.
+This guards against accidents and casual tampering, not a determined attacker: grade
+untrusted work in a throw-away container or CI runner.
+
+The marker format
+-----------------
+A notebook in `solutions/` is the single source of an exercise. Markers are whole
+lines of plain text inside cells: a Python comment (`# BEGIN QUESTION q1 points=3`)
+in code and raw cells, or an HTML comment (`<!-- BEGIN QUESTION q1 points=3 -->`) in
+markdown cells, where it does not render. Keywords are upper case. Nothing depends on
+cell ids, metadata or outputs, so cells may be split, merged, copied or edited in any
+editor as long as the marker lines survive.
+
+`# EXERCISE <id>`
+    Once, in the first code cell (the setup cell); <id> equals the file name without
+    `.ipynb`. It tells `check()` and `mlcicd grade` which exercise a notebook is, even
+    after the learner renames the file. It stays in the learner's copy.
+
+`BEGIN QUESTION <id> points=<n> [needs=<id>,<id>]` ... `END QUESTION <id>`
+    A question: every cell from the one holding BEGIN to the one holding END. Put
+    BEGIN at the top of the question's markdown cell and END in the next question's
+    first markdown cell (or the closing cell), so that any cell a learner adds between
+    belongs to the question. Ids are unique in the notebook; points are positive.
+    Grading runs, for a question, the code cells outside every question that come
+    before it (imports, data: keep them fast), then the question's own code cells;
+    `needs=` adds the code cells of earlier questions it builds on. Both markers stay
+    in the learner's copy.
+
+`# BEGIN SOLUTION` ... `# END SOLUTION` (code cells, inside a question)
+    The answer. The learner's copy gets `...  # your code here` at the same
+    indentation, or the lines of a PROMPT block that directly follows END SOLUTION.
+
+`# BEGIN PROMPT` ... `# END PROMPT` (right after END SOLUTION, same cell)
+    What the learner gets instead of the solution. Each line is a comment in the
+    solution (so the solution still runs); the learner's copy has the comment sign
+    removed, e.g. `# answers = {"A": ...}` becomes `answers = {"A": ...}`.
+
+`... # SOLUTION` (end of a code line)
+    A one-line answer: `threshold = 0.1  # SOLUTION` becomes `threshold = ...  # your
+    answer`; `"A": "ml",  # SOLUTION` becomes `"A": ...,  # your answer`.
+
+`# BEGIN CHECKS` ... `# END CHECKS` (code cells, inside a question)
+    The question's checks; removed from the learner's copy and stored in the package.
+    Every top-level `def check_<name>(<names>):` is a check. Its parameters are the
+    names of the learner's variables it needs; functions and other objects the
+    learner defines arrive as proxies that run in the learner's process. A check
+    passes when it returns and fails on `AssertionError`, whose message is the hint
+    shown to the learner; its docstring's first line describes it. A line
+    `# CHECK points=2 hidden` directly above a def sets its points (default 1) and
+    hides it from `check()` (it runs only in `mlcicd grade`). The checks' points must
+    add up to the question's points. Hidden means "not run by check()", not secret:
+    `solutions/` is public; keep secret checks in a private solutions folder and grade
+    with `mlcicd grade --source DIR`.
+
+`# BEGIN CHECK SETUP` ... `# END CHECK SETUP` (code cells, outside questions)
+    Imports and helpers shared by all checks of the notebook (e.g. a `@fixture` that
+    trains a reference model once per grading run; see `grading.helpers`). Removed
+    from the learner's copy.
+
+`<!-- BEGIN MODEL ANSWER -->` ... `<!-- END MODEL ANSWER -->` (markdown, in a question)
+    Removed from the learner's copy; `check()` prints it once the question's public
+    checks pass (or with `reveal=True`).
+
+BEGIN and END of SOLUTION, PROMPT, CHECKS, CHECK SETUP and MODEL ANSWER must be in the
+same cell. `mlcicd exercises build` rejects malformed markers with the notebook and
+cell; in a learner's notebook a missing END QUESTION is tolerated (the question ends
+before the next one), while a BEGIN QUESTION that is missing, duplicated or out of
+order makes that question `missing` or `malformed`.
+
+A minimal question::
+
+    [markdown] <!-- BEGIN QUESTION q1 points=2 -->
+               ## Question 1: the mean
+    [code]     def mean(values):
+                   # BEGIN SOLUTION
+                   return sum(values) / len(values)
+                   # END SOLUTION
+    [code]     # BEGIN CHECKS
+               def check_mean(mean):
+                   \"\"\"mean() of a few numbers\"\"\"
+                   assert mean([1, 2, 3]) == 2, "mean([1, 2, 3]) should be 2"
+               # CHECK hidden
+               def check_floats(mean):
+                   \"\"\"mean() of floats\"\"\"
+                   assert abs(mean([0.1, 0.2]) - 0.15) < 1e-12
+               # END CHECKS
+    [code]     check("q1")
+    [markdown] <!-- END QUESTION q1 -->
+               ## What you practised
+"""
+
+from mlcicd_course.grading.selfcheck import check, check_all, self_check
+
+__all__ = ["check", "check_all", "self_check"]

@@ -1,0 +1,274 @@
+"""Grading a batch of submitted notebooks: in parallel, per question, never aborting.
+
+`grade_batch` reads every submission into memory first (so a submission that deletes
+files cannot hide the others), works out which exercise each one is, and grades every
+(submission, question) pair on a thread pool; each pair gets its own learner process.
+A damaged notebook, a missing question or an unknown exercise becomes a status with a
+reason in the results, never an exception. Results come back in a fixed order and
+contain no timings or temporary paths, so grading twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlcicd_course.errors import UserInputError
+from mlcicd_course.grading.bank import ExerciseSpec, available_exercises, load_exercise
+from mlcicd_course.grading.checking import QuestionResult, grade_question
+from mlcicd_course.grading.markers import QuestionSource, exercise_id, question_code
+from mlcicd_course.grading.notebooks import (
+    Cell,
+    DamagedNotebook,
+    parse_notebook_text,
+    read_notebook_text,
+)
+from mlcicd_course.grading.runner import Limits, default_launcher
+
+SEVERITY = {"ok": 0, "missing": 1, "error": 2, "timeout": 3, "malformed": 4}
+POINTS_POSSIBLE = "(points possible)"
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """One submitted notebook: its exercise, overall status and each question's result."""
+
+    submission: str
+    exercise: str
+    status: str
+    reason: str
+    questions: tuple[QuestionResult, ...]
+    checks_digest: str = ""
+
+    @property
+    def total(self) -> float:
+        return round(sum(q.points for q in self.questions), 4)
+
+    @property
+    def max_points(self) -> float:
+        return round(sum(q.max_points for q in self.questions), 4)
+
+    @property
+    def problems(self) -> str:
+        return "; ".join(f"{q.question} {q.status}" for q in self.questions if q.status != "ok")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"submission": self.submission, "exercise": self.exercise,
+                "status": self.status, "reason": self.reason, "total": self.total,
+                "max_points": self.max_points, "checks_sha256": self.checks_digest,
+                "questions": [q.to_dict() for q in self.questions]}
+
+
+@dataclass
+class _Submission:
+    name: str
+    cells: list[Cell] | None
+    damage: str = ""
+    exercise: str = ""
+    reason: str = ""
+
+
+def find_submissions(paths: list[str | os.PathLike[str]]) -> list[tuple[str, Path]]:
+    """(display name, path) of every notebook in `paths` (files or folders), sorted."""
+    found: dict[Path, str] = {}
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for notebook in sorted(path.rglob("*.ipynb")):
+                if ".ipynb_checkpoints" in notebook.parts:
+                    continue
+                found.setdefault(notebook.resolve(), notebook.as_posix())
+        elif path.is_file():
+            found.setdefault(path.resolve(), path.as_posix())
+        else:
+            raise UserInputError(f"submission path not found: {path}")
+    if not found:
+        raise UserInputError("no notebooks (*.ipynb) found in " + ", ".join(map(str, paths)))
+    return sorted(((name, path) for path, name in found.items()), key=lambda item: item[0])
+
+
+def _read(name: str, path: Path) -> _Submission:
+    try:
+        return _Submission(name, parse_notebook_text(read_notebook_text(path)))
+    except DamagedNotebook as err:
+        return _Submission(name, None, damage=str(err))
+
+
+def _assign_exercises(submissions: list[_Submission], exercise: str | None,
+                      known: list[str]) -> None:
+    for item in submissions:
+        if exercise:
+            item.exercise = exercise
+        elif item.cells is not None and (marked := exercise_id(item.cells)):
+            item.exercise = marked
+        elif Path(item.name).stem in known:
+            item.exercise = Path(item.name).stem
+    named = sorted({s.exercise for s in submissions if s.exercise})
+    for item in submissions:
+        if not item.exercise and len(named) == 1:
+            item.exercise = named[0]
+            item.reason = (f"no `# EXERCISE` line; graded as {named[0]}, the exercise of the "
+                           "other notebooks")
+        elif not item.exercise:
+            item.reason = ("cannot tell which exercise this is: the `# EXERCISE` line is "
+                           "missing; grade it with --exercise ID")
+
+
+def grade_batch(paths: list[str | os.PathLike[str]], *, source: str | os.PathLike[str] | None = None,
+                exercise: str | None = None, jobs: int | None = None, limits: Limits | None = None,
+                launcher: Any = None,
+                progress: Callable[[int, int, str], None] | None = None) -> list[SubmissionResult]:
+    """Grade every notebook in `paths`; one `SubmissionResult` per notebook, sorted by name."""
+    limits = limits or Limits()
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    submissions = [_read(name, path) for name, path in find_submissions(paths)]
+    _assign_exercises(submissions, exercise, available_exercises(source))
+    specs: dict[str, ExerciseSpec | UserInputError] = {}
+    for ex in sorted({s.exercise for s in submissions if s.exercise}):
+        try:
+            specs[ex] = load_exercise(ex, source)
+        except UserInputError as err:
+            specs[ex] = err
+    if exercise and isinstance(specs.get(exercise), UserInputError):
+        raise specs[exercise]  # the instructor named it: a typo is bad input
+    owned = launcher is None
+    launcher = launcher or default_launcher()
+    plans: list[tuple[_Submission, ExerciseSpec | None, list]] = []
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for item in submissions:
+                spec = specs.get(item.exercise)
+                if not isinstance(spec, ExerciseSpec):
+                    plans.append((item, None, []))
+                    continue
+                futures = []
+                for question in spec.questions:
+                    if item.cells is None:
+                        code = QuestionSource("malformed", reason=f"the notebook cannot be "
+                                                                  f"read: {item.damage}")
+                    else:
+                        code = question_code(item.cells, question.id, spec.question_ids,
+                                             question.needs)
+                    futures.append(pool.submit(_safe_grade, spec, question.id, code,
+                                               launcher, limits))
+                plans.append((item, spec, futures))
+            results = []
+            for done, (item, spec, futures) in enumerate(plans, start=1):
+                results.append(_collect(item, spec, [f.result() for f in futures], specs))
+                if progress:
+                    progress(done, len(plans), item.name)
+    finally:
+        if owned:
+            launcher.close()
+    return results
+
+
+def _safe_grade(spec: ExerciseSpec, qid: str, code: QuestionSource, launcher: Any,
+                limits: Limits) -> QuestionResult:
+    """Grade one question; a failure of the grader itself scores 0 with the reason."""
+    try:
+        return grade_question(spec, qid, code, launcher=launcher, limits=limits)
+    except Exception as err:  # noqa: BLE001 - one broken question must not stop the batch
+        question = spec.question(qid)
+        return QuestionResult(spec.id, qid, question.title, 0.0, question.points, "error",
+                              f"the grader could not run this question ({type(err).__name__}: "
+                              f"{err})")
+
+
+def _collect(item: _Submission, spec: ExerciseSpec | None, questions: list[QuestionResult],
+             specs: dict[str, Any]) -> SubmissionResult:
+    if spec is None:
+        problem = specs.get(item.exercise)
+        reason = item.reason or (str(problem) if problem else "unknown exercise")
+        if item.cells is None:
+            reason = f"the notebook cannot be read: {item.damage}"
+        return SubmissionResult(item.name, item.exercise, "malformed", reason, ())
+    if item.cells is None:
+        return SubmissionResult(item.name, spec.id, "malformed",
+                                f"the notebook cannot be read: {item.damage}", tuple(questions),
+                                spec.digest)
+    status = max((q.status for q in questions), key=SEVERITY.__getitem__, default="ok")
+    return SubmissionResult(item.name, spec.id, status, item.reason, tuple(questions),
+                            spec.digest)
+
+
+# --------------------------------------------------------------------------- the CSV
+
+
+def _fmt(points: float) -> str:
+    return f"{round(points, 2):g}"
+
+
+def grades_csv(results: list[SubmissionResult]) -> str:
+    """One row per submission (plus a points-possible row first); stable text."""
+    exercises = sorted({r.exercise for r in results if r.questions})
+    columns: list[tuple[str, str, str]] = []  # (header, exercise, question)
+    maxima: dict[str, float] = {}
+    for ex in exercises:
+        sample = next(r for r in results if r.exercise == ex and r.questions)
+        for q in sample.questions:
+            header = q.question if len(exercises) == 1 else f"{ex}:{q.question}"
+            columns.append((header, ex, q.question))
+            maxima[header] = q.max_points
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "exercise", *[c[0] for c in columns], "total", "max",
+                     "status", "problems"])
+    possible = sum(maxima.values()) if len(exercises) == 1 else ""
+    writer.writerow([POINTS_POSSIBLE, ",".join(exercises), *[_fmt(maxima[c[0]]) for c in columns],
+                     _fmt(possible) if possible != "" else "", _fmt(possible)
+                     if possible != "" else "", "", ""])
+    for result in results:
+        by_id = {q.question: q for q in result.questions}
+        row = []
+        for _header, ex, qid in columns:
+            if ex == result.exercise and qid in by_id:
+                row.append(_fmt(by_id[qid].points))
+            elif ex == result.exercise or (not result.questions and len(exercises) == 1):
+                row.append("0")
+            else:
+                row.append("")
+        max_points = result.max_points or (possible if possible != "" else 0)
+        problems = result.problems or (result.reason if result.status != "ok" else "")
+        writer.writerow([result.submission, result.exercise, *row, _fmt(result.total),
+                         _fmt(max_points), result.status, problems])
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- both directions
+
+
+def verify(solutions: str | os.PathLike[str], exercises: str | os.PathLike[str], *,
+           jobs: int | None = None, limits: Limits | None = None,
+           launcher: Any = None) -> tuple[list[str], list[SubmissionResult]]:
+    """Grade `solutions/` and `exercises/` with the solutions' checks.
+
+    Returns the problems (empty when every solution question scores full marks and every
+    untouched exercise question runs cleanly and scores 0) and all results.
+    """
+    solutions, exercises = Path(solutions), Path(exercises)
+    graded = grade_batch([solutions, exercises], source=solutions, jobs=jobs, limits=limits,
+                         launcher=launcher)
+    problems = []
+    solution_names = {p.as_posix() for p in solutions.glob("*.ipynb")}
+    for result in graded:
+        is_solution = result.submission in solution_names
+        if not result.questions:
+            problems.append(f"{result.submission}: {result.status}: {result.reason}")
+        for q in result.questions:
+            if is_solution and (q.status != "ok" or q.points != q.max_points):
+                detail = q.reason or "; ".join(f"{c.name}: {c.message}" for c in q.checks
+                                               if not c.passed)
+                problems.append(f"{result.submission} {q.question}: the solution scores "
+                                f"{_fmt(q.points)}/{_fmt(q.max_points)} ({q.status}: {detail})")
+            if not is_solution and (q.status != "ok" or q.points != 0):
+                problems.append(f"{result.submission} {q.question}: the untouched exercise "
+                                f"scores {_fmt(q.points)}/{_fmt(q.max_points)} ({q.status}"
+                                f"{': ' + q.reason if q.reason else ''})")
+    return problems, graded
