@@ -12,8 +12,9 @@ would (bash with `-eo pipefail`, `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` 
 - actions/upload-artifact and download-artifact copy to and from the run's artifact
   folder, and refuse a second upload of the same name as v4+ does,
 - actions/cache never hits,
-- actions/github-script runs under Node.js (when installed) against a small fake of the
-  GitHub REST API kept in a JSON file, so a PR comment can be created and updated locally,
+- actions/github-script runs under Node.js against a small fake of the GitHub REST API
+  (issue comments) kept in a JSON file, so a PR comment can be created and updated
+  locally; without Node.js the step is reported as not run,
 - `pip install` steps do not download anything: the current environment provides the
   packages, a local editable install puts the folder on PYTHONPATH, and a missing
   requirements file or a package that is not installed fails the step.
@@ -373,7 +374,7 @@ def job_graph(workflow: Workflow | str | Path, event: str, *,
             why = (f"needs {', '.join(skipped)}, which did not run" if skipped and job.if_ is None
                    else f"if: {str(job.if_).strip()}")
         results[job_id] = "success" if runs else "skipped"
-        size = len(_expand_matrix(job, job_ctx)) if job.matrix else 1
+        size = len(expand_matrix(job, job_ctx)) if job.matrix else 1
         nodes.append(GraphNode(job_id, job.name, job.needs, levels[job_id], runs, why, size))
     return JobGraph(workflow.name, event, tuple(nodes))
 
@@ -504,7 +505,7 @@ def _evaluate_env(env: Mapping[str, Any], context: Mapping[str, Any], **kwargs: 
     return values
 
 
-def _expand_matrix(job: Job, context: Mapping[str, Any]) -> list[dict[str, Any]]:
+def expand_matrix(job: Job, context: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The matrix entries of a job (GitHub's include/exclude rules)."""
     matrix = interpolate(dict(job.matrix), context)
     if isinstance(matrix, str):
@@ -670,6 +671,10 @@ class _StepFailure(Exception):
     """A stand-in failed; the message is the step's output."""
 
 
+class _StepNotRun(Exception):
+    """A stand-in could not run on this machine (not a failure); the message says why."""
+
+
 class _Session:
     """State of one local run: job results, artifacts, the fake GitHub API."""
 
@@ -708,7 +713,7 @@ class _Session:
             self.job_results[job.id] = "skipped"
             self.job_outputs[job.id] = {}
             return
-        combos = _expand_matrix(job, base) if job.matrix else [{}]
+        combos = expand_matrix(job, base) if job.matrix else [{}]
         unknown = sorted(set(self.options.matrix) - set().union(*combos)) if job.matrix else []
         if unknown:
             raise UserInputError(f"job {job.id} has no matrix key {unknown[0]!r}")
@@ -825,6 +830,9 @@ class _Session:
         except _StepFailure as failure:
             record = StepResult(step.index, name, "stand-in", "failure", "failure", 1,
                                 output=str(failure), note=str(failure).splitlines()[0])
+        except _StepNotRun as why:
+            record = StepResult(step.index, name, "stand-in", "skipped", "skipped",
+                                note=str(why))
         except ExpressionError as err:
             raise UserInputError(f"{where}: {err}") from None
         record.name, record.id = name, step.id
@@ -1049,8 +1057,8 @@ class _Session:
                       env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
         node = shutil.which("node")
         if node is None:
-            raise _StepFailure("actions/github-script needs Node.js, which is not installed; "
-                               "the script was not run")
+            raise _StepNotRun("not run: actions/github-script needs Node.js, which is not "
+                              "installed here")
         temp = Path(env["RUNNER_TEMP"])
         harness = temp / "github_script_harness.js"
         harness.write_text(_GITHUB_SCRIPT_HARNESS, encoding="utf-8")

@@ -478,7 +478,8 @@ def _lookup(container: Any, key: Any, where: str) -> Any:
         if str(key).lower() in lowered:
             return container[lowered[str(key).lower()]]
         known = ", ".join(sorted(map(str, container))) or "none"
-        raise ExpressionError(f"unknown expression {where}.{key}: the context has no "
+        name = f"{where}.{key}" if where else str(key)
+        raise ExpressionError(f"unknown expression {name}: the context has no "
                               f"{key!r} here (known: {known})")
     if isinstance(container, list | tuple):
         try:
@@ -557,7 +558,7 @@ class _Evaluator:
         if kind == "lit":
             return node[1]
         if kind == "name":
-            return _lookup(self.context, node[1], "context")
+            return _lookup(self.context, node[1], "")
         if kind == "get":
             base = self.run(node[1])
             return _lookup(base, to_string(self.run(node[2])), _describe(node[1]))
@@ -975,11 +976,25 @@ def _check_expression_in_run(workflow: Workflow) -> Iterator[Finding]:
         for key, text in sites:
             if not isinstance(text, str):
                 continue
-            for expression in find_expressions(text):
-                keys = ("jobs", job.id, "steps", step.index, key)
-                yield _finding(workflow, "expression-in-run", f"step {step.name!r}: "
-                               f"`${{{{ {expression} }}}}` is pasted into the script before it "
-                               "runs; pass it through `env:` and use \"$VAR\"", keys, job.id)
+            keys = ("jobs", job.id, "steps", step.index, key)
+            if key == "with":
+                keys = (*keys, "script")
+            for match in EXPRESSION_RE.finditer(text):
+                expression = match.group(1).strip()
+                yield Finding("expression-in-run", f"step {step.name!r}: "
+                              f"`${{{{ {expression} }}}}` is pasted into the script before it "
+                              "runs; pass it through `env:` and use \"$VAR\"",
+                              workflow.display_path(),
+                              _line_of(workflow, workflow.line(*keys), match.group(0)), job.id)
+
+
+def _line_of(workflow: Workflow, start: int, needle: str) -> int:
+    """The first line at or after `start` that contains `needle` (else `start`)."""
+    lines = workflow.text.splitlines()
+    for number in range(start, min(len(lines), start + 200) + 1):
+        if needle in lines[number - 1]:
+            return number
+    return start
 
 
 @_rule("job-timeout", "every job has `timeout-minutes`")

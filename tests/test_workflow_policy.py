@@ -1,0 +1,351 @@
+"""Policy checks on GitHub Actions workflows (mlcicd_course.workflows).
+
+Every workflow in .github/workflows passes every rule; every rule rejects its own
+deliberately bad fixture (tests/fixtures/workflows/bad_<rule>.yml) and nothing else
+fires on it, so each check is shown to work on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlcicd_course import workflows
+from mlcicd_course.errors import UserInputError
+from mlcicd_course.workflow_runner import job_graph
+from tests.conftest import ROOT
+
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
+FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
+BAD = sorted(FIXTURES.glob("bad_*.yml"))
+SEED = sorted((FIXTURES / "seed").glob("*.yml"))
+TAUGHT = ("ml-ci", "data-validation", "scheduled-training", "pr-model-comparison",
+          "ml-pipeline")
+
+
+def names(paths: list[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def rule_of(fixture: Path) -> str:
+    return fixture.stem.removeprefix("bad_").replace("_", "-")
+
+
+HARDENED = """\
+name: ok
+on:
+  push:
+    branches: [main]
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 10
+    steps:
+      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1
+        with:
+          persist-credentials: false
+      - run: echo hello
+"""
+
+
+def findings(text: str, rule: str | None = None) -> list[workflows.Finding]:
+    found = workflows.check_workflow(workflows.parse_workflow(text, "inline.yml"))
+    return [f for f in found if rule is None or f.rule == rule]
+
+
+# ---- the repository's workflows ---------------------------------------------------------
+
+def test_the_taught_workflows_and_dependabot_are_there():
+    assert {p.stem for p in WORKFLOWS} >= set(TAUGHT)
+    dependabot = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"]: u for u in dependabot["updates"]}
+    assert set(ecosystems) == {"github-actions", "pip"}
+    assert all(u["cooldown"]["default-days"] >= 3 for u in ecosystems.values())
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=names(WORKFLOWS))
+def test_every_workflow_passes_every_policy_rule(path):
+    found = workflows.check_workflow(workflows.load_workflow(path))
+    assert found == [], "\n".join(map(str, found))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=names(WORKFLOWS))
+def test_actions_use_the_recorded_pins(path):
+    workflow = workflows.load_workflow(path)
+    for _, step in workflows.iter_steps(workflow):
+        if step.action in workflows.ACTION_PINS:
+            version, sha = workflows.ACTION_PINS[step.action]
+            line = workflow.source_line(workflow.line("jobs", _.id, "steps", step.index, "uses"))
+            assert step.ref == sha and f"# {version}" in line, line
+
+
+@pytest.mark.parametrize("stem", TAUGHT)
+def test_taught_run_steps_are_one_command_each(stem):
+    """Each run: step is one call of the CLI (set-up, lint and test tools excepted)."""
+    allowed = ("mlcicd ", "python -m mlcicd_course ", "python -m pip install ",
+               "ruff check ", "python -m pytest ")
+    workflow = workflows.load_workflow(WORKFLOW_DIR / f"{stem}.yml")
+    runs = [step.run for _, step in workflows.iter_steps(workflow) if step.run is not None]
+    assert runs
+    for script in runs:
+        command = " ".join(script.split())
+        assert command.startswith(allowed), command
+        assert not re.search(r"(&&|\|\||;|\||\n)", script.strip()), command
+        if command.startswith("python -m pip install "):
+            continue
+        assert "${{" not in command
+
+
+def test_scheduled_training_runs_at_an_odd_minute_and_is_never_cancelled():
+    workflow = workflows.load_workflow(WORKFLOW_DIR / "scheduled-training.yml")
+    assert set(workflow.events) == {"schedule", "workflow_dispatch"}
+    cron = workflow.on["schedule"]["entries"][0]["cron"]
+    minute = cron.split()[0]
+    assert minute.isdigit() and int(minute) not in (0, 30), cron
+    assert workflow.concurrency["cancel-in-progress"] is False
+    upload = [s for _, s in workflows.iter_steps(workflow)
+              if s.is_action("actions/upload-artifact")]
+    assert len(upload) == 1 and int(upload[0].with_["retention-days"]) > 0
+    assert "github.run_attempt" in upload[0].with_["name"]
+
+
+def test_pr_comparison_grants_write_only_to_the_comment_job_which_runs_no_pr_code():
+    workflow = workflows.load_workflow(WORKFLOW_DIR / "pr-model-comparison.yml")
+    assert workflow.permissions == {"contents": "read"}
+    compare, comment = workflow.jobs["compare"], workflow.jobs["comment"]
+    assert compare.permissions is None
+    assert comment.permissions == {"pull-requests": "write"}
+    assert [s.action for s in comment.steps] == ["actions/download-artifact",
+                                                 "actions/github-script"]
+    assert "head.repo.full_name == github.repository" in " ".join(comment.if_.split())
+    baseline = [s for s in compare.steps if s.with_.get("path") == "baseline"]
+    assert baseline and "pull_request.base.sha" in baseline[0].with_["ref"]
+    script = comment.steps[1].with_["script"]
+    assert "<!-- mlcicd-model-comparison -->" in script and "updateComment" in script
+
+
+def test_the_complete_pipeline_runs_its_stages_in_order():
+    graph = job_graph(WORKFLOW_DIR / "ml-pipeline.yml", "push")
+    assert graph.order == ["quality", "tests", "data-validation", "train", "evaluate", "gate"]
+    assert [graph.node(j).level for j in graph.order] == [0, 1, 2, 3, 4, 5]
+
+
+# ---- every rule rejects its bad fixture, and only that rule fires -----------------------
+
+def test_every_rule_has_a_bad_fixture():
+    assert {rule_of(p) for p in BAD} == set(workflows.POLICY_RULES)
+
+
+@pytest.mark.parametrize("fixture", BAD, ids=names(BAD))
+def test_bad_fixture_is_rejected_by_its_rule_alone(fixture):
+    found = workflows.check_workflow(workflows.load_workflow(fixture))
+    assert found, f"{fixture.name}: no finding"
+    assert {f.rule for f in found} == {rule_of(fixture)}, "\n".join(map(str, found))
+    assert all(f.line > 1 or f.rule == "top-level-permissions" for f in found)
+
+
+def test_findings_point_at_the_line_to_fix():
+    found = workflows.check_workflow(workflows.load_workflow(FIXTURES /
+                                                             "bad_expression_in_run.yml"))
+    text = (FIXTURES / "bad_expression_in_run.yml").read_text().splitlines()
+    assert "github.event.pull_request.title" in text[found[0].line - 1]
+    assert str(found[0]).startswith("tests/fixtures/workflows/bad_expression_in_run.yml:")
+
+
+@pytest.mark.parametrize("fixture", SEED, ids=names(SEED))
+def test_the_seed_workflows_break_the_rules(fixture):
+    rules = {f.rule for f in workflows.check_workflow(workflows.load_workflow(fixture))}
+    assert {"unpinned-uses", "minimum-major", "top-level-permissions", "job-timeout",
+            "supported-python"} <= rules
+
+
+def test_the_seed_complete_pipelines_use_long_lived_aws_keys():
+    for name in ("complete-ml-pipeline.yml", "complete-ml-cicd.yml"):
+        rules = [f.rule for f in workflows.check_workflow(
+            workflows.load_workflow(FIXTURES / "seed" / name))]
+        assert rules.count("no-aws-keys") == 4 and "expression-in-run" in rules
+
+
+# ---- reading: `on` as True, errors ----------------------------------------------------
+
+def test_yaml_reads_on_as_true_and_the_loader_puts_it_back():
+    assert True in yaml.safe_load(HARDENED)
+    workflow = workflows.parse_workflow(HARDENED)
+    assert workflow.events == ("push",) and workflow.on["push"] == {"branches": ["main"]}
+
+
+@pytest.mark.parametrize("on, events", [
+    ("on: push", ("push",)),
+    ("on: [push, pull_request]", ("push", "pull_request")),
+    ('"on":\n  workflow_dispatch:', ("workflow_dispatch",)),
+])
+def test_every_form_of_on_is_read(on, events):
+    text = HARDENED.replace("on:\n  push:\n    branches: [main]", on)
+    assert workflows.parse_workflow(text).events == events
+
+
+@pytest.mark.parametrize("text, message", [
+    ("jobs: [", "not valid YAML"),
+    ("- a\n- b\n", "not a YAML mapping"),
+    ("name: x\njobs:\n  a:\n    runs-on: x\n", "no `on:`"),
+    ("on: push\n", "no `jobs:`"),
+    ("on: push\njobs:\n  a:\n    needs: b\n    runs-on: x\n", "needs unknown job 'b'"),
+])
+def test_malformed_workflows_are_user_errors(text, message):
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        workflows.parse_workflow(text, "x.yml")
+
+
+# ---- individual rules on variants --------------------------------------------------------
+
+def test_the_hardened_template_is_clean():
+    assert findings(HARDENED) == []
+
+
+def test_unquoted_3_10_is_read_as_3_1_and_both_python_rules_fire():
+    text = HARDENED.replace("      - run: echo hello",
+                            "      - uses: actions/setup-python@5fda3b95a4ea91299a34e894583c38"
+                            "62153e4b97 # v7.0.0\n        with:\n          python-version: 3.10")
+    assert yaml.safe_load(text)["jobs"]["build"]["steps"][1]["with"]["python-version"] == 3.1
+    found = findings(text)
+    assert {f.rule for f in found} == {"quoted-python-version", "supported-python"}
+    assert "Python 3.10 is past end of life" in str(found)
+
+
+def test_python_versions_in_a_matrix_are_checked():
+    text = HARDENED.replace("    steps:", "    strategy:\n      matrix:\n        python: "
+                            "[\"3.12\", 3.13, \"3.9\"]\n    steps:")
+    assert [f.rule for f in findings(text)] == ["quoted-python-version", "supported-python"]
+
+
+@pytest.mark.parametrize("permissions, bad", [
+    ("permissions: {}", False),
+    ("permissions:\n  contents: read\n  actions: read", False),
+    ("permissions: read-all", True),
+    ("permissions: write-all", True),
+    ("permissions:\n  contents: write", True),
+])
+def test_top_level_permissions_must_be_listed_and_read_only(permissions, bad):
+    text = HARDENED.replace("permissions:\n  contents: read", permissions)
+    assert bool(findings(text, "top-level-permissions")) is bad
+
+
+def test_expressions_in_a_github_script_are_found_and_env_is_fine():
+    text = HARDENED.replace("      - run: echo hello", """\
+      - uses: actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0
+        env:
+          TITLE: ${{ github.event.pull_request.title }}
+        with:
+          script: console.log("${{ github.head_ref }}", process.env.TITLE)""")
+    found = findings(text)
+    assert [f.rule for f in found] == ["expression-in-run"]
+    assert "github.head_ref" in found[0].message
+
+
+def test_local_and_docker_uses():
+    ok = HARDENED.replace("      - run: echo hello", "      - uses: ./.github/actions/local\n"
+                          "      - uses: docker://alpine@sha256:" + "a" * 64)
+    assert findings(ok) == []
+    bad = HARDENED.replace("      - run: echo hello", "      - uses: docker://alpine:3.20")
+    assert [f.rule for f in findings(bad)] == ["unpinned-uses"]
+
+
+def test_the_same_artifact_name_in_two_jobs_is_one_upload_too_many():
+    upload = ("      - uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
+              " # v7.0.0\n        with:\n          name: report\n          path: r.txt\n")
+    job = HARDENED.split("jobs:\n")[1]
+    text = HARDENED + upload + job.replace("  build:", "  again:") + upload
+    found = findings(text)
+    assert [f.rule for f in found] == ["unique-artifact-names"]
+    assert "also in job build" in found[0].message
+    assert findings(text.replace("name: report\n", "name: report\n          overwrite: true\n",
+                                 1).replace("name: report\n          path: r.txt\n",
+                                            "name: report\n          overwrite: true\n"
+                                            "          path: r.txt\n")) == []
+
+
+def test_a_matrix_upload_named_after_the_matrix_is_unique():
+    text = HARDENED.replace("    steps:", "    strategy:\n      matrix:\n        python: "
+                            "[\"3.11\", \"3.12\"]\n    steps:") + (
+        "      - uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
+        " # v7.0.0\n        with:\n          name: report-${{ matrix.python }}\n"
+        "          path: r.txt\n")
+    assert findings(text) == []
+
+
+def test_an_aws_key_in_a_comment_is_not_a_finding():
+    text = "# Never store AWS_SECRET_ACCESS_KEY: use OIDC.\n" + HARDENED
+    assert findings(text) == []
+
+
+@pytest.mark.parametrize("cancel, pr_finding, training_finding", [
+    ("${{ github.event_name == 'pull_request' }}", False, False),
+    ("true", False, True),
+    ("false", True, False),
+])
+def test_concurrency_cancels_pull_requests_but_never_other_runs(cancel, pr_finding,
+                                                                training_finding):
+    text = HARDENED.replace("on:\n  push:\n    branches: [main]",
+                            "on:\n  push:\n    branches: [main]\n  pull_request:") + (
+        f"concurrency:\n  group: ci-${{{{ github.ref }}}}\n  cancel-in-progress: {cancel}\n")
+    assert bool(findings(text, "pr-concurrency")) is pr_finding
+    assert bool(findings(text, "cancel-training")) is training_finding
+
+
+def test_known_actions_below_their_minimum_major_by_tag_too():
+    text = HARDENED.replace("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+                            "actions/upload-artifact@v3")
+    assert {f.rule for f in findings(text)} == {"unpinned-uses", "minimum-major"}
+
+
+# ---- the command line -----------------------------------------------------------------
+
+def test_cli_check_passes_on_the_repository(run_cli):
+    result = run_cli("workflow", "check", cwd=ROOT)
+    assert result.returncode == 0, result.stdout
+    assert f"{len(WORKFLOWS)} workflow file(s), 0 finding(s)" in result.stdout
+
+
+def test_cli_check_fails_on_a_bad_fixture_and_writes_json(run_cli, tmp_path):
+    out = tmp_path / "findings.json"
+    result = run_cli("workflow", "check", str(FIXTURES / "bad_job_timeout.yml"),
+                     str(FIXTURES / "bad_no_aws_keys.yml"), "--json", out)
+    assert result.returncode == 1
+    assert "job-timeout: job build has no `timeout-minutes`" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["ok"] is False
+    assert [f["rule"] for f in data["findings"]] == ["job-timeout", "no-aws-keys",
+                                                      "no-aws-keys"]
+
+
+def test_cli_check_one_rule_and_list_rules(run_cli):
+    result = run_cli("workflow", "check", "--rule", "job-timeout", str(FIXTURES / "seed"))
+    assert result.returncode == 1
+    assert set(re.findall(r": ([a-z-]+): ", result.stdout)) == {"job-timeout"}
+    listed = run_cli("workflow", "check", "--list-rules")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == list(
+        workflows.POLICY_RULES)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "workflow path not found"),
+    ("on: [push\n", "is not valid YAML"),
+])
+def test_cli_check_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, content, message):
+    path = tmp_path / "broken.yml"
+    if content is not None:
+        path.write_text(content)
+    result = run_cli("workflow", "check", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr
+    unknown = run_cli("workflow", "check", "--rule", "nope", str(FIXTURES / "seed"))
+    assert unknown.returncode == 2 and "unknown rule 'nope'" in unknown.stderr

@@ -1,0 +1,762 @@
+"""The local workflow runner, its expressions and the job graph (mlcicd_course.workflow_runner).
+
+Fast tests use small workflows written here; the tests marked slow run every `run:`
+step of the taught workflows in .github/workflows with the runner, and show that a
+hostile pull-request title passed through `env:` is never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlcicd_course import workflows
+from mlcicd_course.errors import UserInputError
+from mlcicd_course.workflow_runner import (
+    RunOptions,
+    expand_matrix,
+    format_run,
+    job_graph,
+    parse_file_command,
+    repository_files,
+    run_workflow,
+    write_step_summary,
+)
+from mlcicd_course.workflows import (
+    ExpressionError,
+    condition_holds,
+    default_context,
+    evaluate,
+    interpolate,
+    parse_workflow,
+)
+from tests.conftest import ROOT
+
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
+CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"
+UPLOAD = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0"
+DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1"
+HOSTILE = 'x"; touch {marker}; echo "$(touch {marker}) `touch {marker}`'
+NODE = shutil.which("node")
+
+
+def write(tmp_path: Path, text: str, name: str = "wf.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def run(path: Path, tmp_path: Path, **options) -> object:
+    options.setdefault("repo", tmp_path / "repo")
+    (tmp_path / "repo").mkdir(exist_ok=True)
+    return run_workflow(path, RunOptions(**options))
+
+
+PUSH_CTX = default_context(parse_workflow("on: push\njobs:\n  a:\n    runs-on: x\n"), "push")
+
+
+# ---- expressions ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("expression, expected", [
+    ("1 == 1.0", True),
+    ("'ABC' == 'abc'", True),
+    ("'1' == 1", True),
+    ("null == 0", True),
+    ("'abc' == 0", False),
+    ("true && 'x'", "x"),
+    ("'' || 'fallback'", "fallback"),
+    ("!0", True),
+    ("!'text'", False),
+    ("1 < 2 && 2 <= 2 && 3 > 2 && 'b' > 'a'", True),
+    ("(1 == 2) || (2 == 2)", True),
+    ("0x10 == 16", True),
+    ("'it''s'", "it's"),
+    ("contains('Hello', 'ELL')", True),
+    ("contains(fromJSON('[\"a\", \"b\"]'), 'B')", True),
+    ("startsWith('refs/heads/main', 'refs/heads/')", True),
+    ("endsWith('file.YML', '.yml')", True),
+    ("format('{0}-{1}-{{x}}', 'a', 2)", "a-2-{x}"),
+    ("join(fromJSON('[1, 2]'), '+')", "1+2"),
+    ("toJSON(fromJSON('{\"a\": 1}'))", '{\n  "a": 1\n}'),
+    ("github.event_name == 'push'", True),
+    ("github['event_name']", "push"),
+    ("github.EVENT_NAME", "push"),
+    ("github.event.pull_request.number || github.ref", "refs/heads/main"),
+    ("github.event.pull_request.title", None),
+])
+def test_expressions(expression, expected):
+    assert evaluate(expression, PUSH_CTX) == expected
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("github.evnt_name", "unknown expression github.evnt_name"),
+    ("steps.build.outputs.x", "the context has no 'steps'"),
+    ("secrets.AWS_KEY", "unknown expression secrets.AWS_KEY"),
+    ("fromJSON('{')", "not JSON"),
+    ("frobnicate(1)", "unknown function frobnicate()"),
+    ("github..ref", "bad property"),
+    ("1 ==", "expected more"),
+    ("hashFiles('*.txt')", "needs a workspace"),
+])
+def test_unknown_or_broken_expressions_are_errors(expression, message):
+    with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        evaluate(expression, PUSH_CTX)
+
+
+def test_a_pull_request_payload_has_its_fields_and_typos_fail():
+    workflow = parse_workflow("on: pull_request\njobs:\n  a:\n    runs-on: x\n")
+    context = default_context(workflow, "pull_request")
+    assert evaluate("github.event.pull_request.head.repo.full_name == github.repository",
+                    context) is True
+    with pytest.raises(ExpressionError, match="no 'titel'"):
+        evaluate("github.event.pull_request.titel", context)
+
+
+def test_interpolate_keeps_the_type_of_a_whole_expression():
+    assert interpolate("${{ 1 == 1 }}", PUSH_CTX) is True
+    assert interpolate("a-${{ 1 == 1 }}-${{ github.ref_name }}", PUSH_CTX) == "a-true-main"
+    assert interpolate({"k": ["${{ github.event_name }}"]}, PUSH_CTX) == {"k": ["push"]}
+
+
+@pytest.mark.parametrize("condition, status, expected", [
+    (None, "success", True),
+    (None, "failure", False),
+    ("always()", "failure", True),
+    ("failure()", "failure", True),
+    ("failure()", "success", False),
+    ("${{ !cancelled() }}", "failure", True),
+    ("github.event_name == 'push'", "failure", False),
+    ("github.event_name == 'push'", "success", True),
+    ("success()", "skipped", False),
+    ("failure()", "skipped", False),
+])
+def test_conditions_combine_with_the_status_functions(condition, status, expected):
+    assert condition_holds(condition, PUSH_CTX, status=status) is expected
+
+
+def test_dispatch_inputs_have_defaults_types_and_choices():
+    workflow = parse_workflow("""
+on:
+  workflow_dispatch:
+    inputs:
+      level: {type: choice, options: [low, high], default: low}
+      dry: {type: boolean, default: false}
+jobs:
+  a: {runs-on: x}
+""")
+    assert default_context(workflow, "workflow_dispatch")["inputs"] == {"level": "low",
+                                                                       "dry": False}
+    context = default_context(workflow, "workflow_dispatch", inputs={"dry": "true"})
+    assert context["inputs"]["dry"] is True
+    assert default_context(workflow, "push")["inputs"] == {"level": None, "dry": None}
+    with pytest.raises(UserInputError, match="must be one of low, high"):
+        default_context(workflow, "workflow_dispatch", inputs={"level": "max"})
+    with pytest.raises(UserInputError, match="has no input 'speed'"):
+        default_context(workflow, "workflow_dispatch", inputs={"speed": "1"})
+
+
+def test_scheduled_training_falls_back_to_the_default_minimum_accuracy():
+    workflow = workflows.load_workflow(WORKFLOW_DIR / "scheduled-training.yml")
+    value = workflow.env["MIN_ACCURACY"]
+    assert interpolate(value, default_context(workflow, "schedule")) == "0.85"
+    dispatch = default_context(workflow, "workflow_dispatch", inputs={"min-accuracy": "0.9"})
+    assert interpolate(value, dispatch) == "0.9"
+
+
+# ---- file commands and the matrix ---------------------------------------------------------
+
+def test_file_commands_with_values_and_heredocs():
+    text = "a=1\nstory<<END\nline one\nline two\nEND\nb=x=y\n"
+    assert parse_file_command(text, "GITHUB_OUTPUT") == {"a": "1", "story": "line one\nline two",
+                                                         "b": "x=y"}
+    with pytest.raises(ValueError, match="matching delimiter not found 'EOF'"):
+        parse_file_command("comparison<<EOF\n{}\n", "GITHUB_OUTPUT")
+    with pytest.raises(ValueError, match="invalid line"):
+        parse_file_command("comparison<> x\n", "GITHUB_OUTPUT")
+
+
+def test_matrix_include_and_exclude():
+    workflow = parse_workflow("""
+on: push
+jobs:
+  t:
+    runs-on: x
+    strategy:
+      matrix:
+        os: [linux, mac]
+        py: ["3.11", "3.12"]
+        exclude: [{os: mac, py: "3.11"}]
+        include: [{os: linux, extra: yes}, {os: windows, py: "3.13"}]
+""")
+    combos = expand_matrix(workflow.jobs["t"], PUSH_CTX)
+    assert combos == [{"os": "linux", "py": "3.11", "extra": True},
+                      {"os": "linux", "py": "3.12", "extra": True},
+                      {"os": "mac", "py": "3.12"},
+                      {"os": "windows", "py": "3.13"}]
+
+
+# ---- the job graph -------------------------------------------------------------------------
+
+def test_graph_of_the_pr_comparison_for_a_pull_request_and_for_a_fork():
+    path = WORKFLOW_DIR / "pr-model-comparison.yml"
+    assert job_graph(path, "pull_request").order == ["compare", "comment"]
+    fork = job_graph(path, "pull_request", context={
+        "github.event.pull_request.head.repo.full_name": "someone/fork"})
+    assert fork.order == ["compare"]
+    assert "head.repo.full_name == github.repository" in fork.node("comment").reason
+    with pytest.raises(UserInputError, match="does not run on push"):
+        job_graph(path, "push")
+
+
+def test_graph_text_mermaid_and_skipped_needs():
+    graph = job_graph(FIXTURES / "seed" / "complete-ml-cicd.yml", "pull_request")
+    assert graph.order == ["code-quality", "test", "data-validation", "train"]
+    text = graph.to_text()
+    assert "5. deploy-staging (needs train): skipped: if: github.ref == 'refs/heads/main'" in text
+    mermaid = graph.to_mermaid()
+    assert "train --> deploy_staging" in mermaid and "class deploy_staging,deploy_production" \
+        " skipped" in mermaid
+    push = job_graph(FIXTURES / "seed" / "complete-ml-cicd.yml", "push")
+    assert push.order[-2:] == ["deploy-staging", "deploy-production"]
+
+
+def test_graph_matrix_size_and_plot():
+    graph = job_graph(WORKFLOW_DIR / "ml-ci.yml", "pull_request")
+    assert graph.node("test").matrix_size == 3 and graph.node("lint").matrix_size == 1
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = graph.plot()
+    labels = {t.get_text() for t in ax.texts}
+    assert {"lint", "test\nx3"} <= labels and ax.get_xlabel()
+
+
+# ---- running: mechanics on small workflows ----------------------------------------------
+
+MECHANICS = """\
+name: mechanics
+on:
+  push:
+    branches: [main]
+permissions:
+  contents: read
+env:
+  GREETING: hello
+jobs:
+  first:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    outputs:
+      answer: ${{ steps.produce.outputs.answer }}
+    steps:
+      - id: produce
+        run: |
+          echo "answer=42" >> "$GITHUB_OUTPUT"
+          { echo "story<<END"; echo "line one"; echo "line two"; echo "END"; } >> "$GITHUB_OUTPUT"
+          echo "FROM_ENV_FILE=set-by-step-1" >> "$GITHUB_ENV"
+          mkdir -p tools && printf '#!/bin/sh\\necho tool-ran\\n' > tools/mytool
+          chmod +x tools/mytool && echo "$GITHUB_WORKSPACE/tools" >> "$GITHUB_PATH"
+          echo "### summary line" >> "$GITHUB_STEP_SUMMARY"
+      - name: Use them
+        env:
+          STORY: ${{ steps.produce.outputs.story }}
+        run: |
+          echo "greeting=$GREETING env=$FROM_ENV_FILE story=$STORY"
+          mytool
+      - name: Allowed to fail
+        continue-on-error: true
+        run: exit 3
+      - name: Still running
+        run: echo still-running
+      - name: Fails
+        run: |
+          false
+          echo never
+      - name: Skipped after the failure
+        run: echo skipped
+      - name: Cleanup on failure
+        if: failure()
+        run: echo cleanup
+  second:
+    needs: first
+    if: always()
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - env:
+          ANSWER: ${{ needs.first.outputs.answer }}
+          RESULT: ${{ needs.first.result }}
+        run: echo "answer=$ANSWER result=$RESULT"
+  third:
+    needs: first
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - run: echo never
+"""
+
+
+def test_outputs_env_path_summary_conditions_and_needs(tmp_path):
+    result = run(write(tmp_path, MECHANICS), tmp_path)
+    first, second, third = result.jobs
+    assert [s.outcome for s in first.steps] == ["success", "success", "failure", "success",
+                                                "failure", "skipped", "success"]
+    assert [s.conclusion for s in first.steps][2] == "success"  # continue-on-error
+    assert first.steps[0].outputs == {"answer": "42", "story": "line one\nline two"}
+    assert ("greeting=hello env=set-by-step-1 story=line one line two" in
+            " ".join(first.steps[1].output.split()))
+    assert "tool-ran" in first.steps[1].output
+    assert first.steps[4].exit_code == 1 and "never" not in first.steps[4].output
+    assert first.steps[6].output.strip() == "cleanup"
+    assert first.result == "failure" and first.outputs == {"answer": "42"}
+    assert first.summary == "### summary line\n"
+    assert second.result == "success"
+    assert second.steps[0].output.strip() == "answer=42 result=failure"
+    assert third.result == "skipped" and "needs first did not succeed" in third.note
+    assert not result.ok
+    report = format_run(result)
+    assert "output answer = 42" in report and "result: failure" in report
+
+
+def test_selected_jobs_bring_their_needs_and_nothing_else(tmp_path):
+    result = run(write(tmp_path, MECHANICS), tmp_path, jobs=("second",))
+    assert [j.job_id for j in result.jobs] == ["first", "second"]
+    with pytest.raises(UserInputError, match="has no job 'fourth'"):
+        run(write(tmp_path, MECHANICS), tmp_path, jobs=("fourth",))
+
+
+def test_event_and_branch_filters(tmp_path):
+    path = write(tmp_path, MECHANICS)
+    with pytest.raises(UserInputError, match="does not run on pull_request"):
+        run(path, tmp_path, event="pull_request")
+    with pytest.raises(UserInputError, match="filtered out by branches"):
+        run(path, tmp_path, context={"github.ref_name": "dev"})
+
+
+def one_job(steps: str, extra: str = "") -> str:
+    return ("name: t\non: push\npermissions:\n  contents: read\njobs:\n  j:\n"
+            "    runs-on: ubuntu-24.04\n    timeout-minutes: 5\n" + extra + "    steps:\n"
+            + steps)
+
+
+def test_shells_pipefail_working_directory_and_timeout(tmp_path):
+    steps = """\
+      - run: false | true
+      - shell: bash
+        run: false | true
+      - shell: python
+        if: always()
+        run: print(6 * 7)
+      - if: always()
+        working-directory: nowhere
+        run: pwd
+      - if: always()
+        run: mkdir -p sub && echo data > sub/f.txt
+      - if: always()
+        working-directory: sub
+        run: cat f.txt
+      - if: always()
+        timeout-minutes: 0.02
+        run: sleep 30
+"""
+    job = run(write(tmp_path, one_job(steps)), tmp_path).jobs[0]
+    outcomes = [s.outcome for s in job.steps]
+    assert outcomes == ["success", "failure", "success", "failure", "success", "success",
+                        "failure"]
+    assert job.steps[2].output.strip() == "42"
+    assert "working-directory nowhere does not exist" in job.steps[3].note
+    assert job.steps[5].output.strip() == "data"
+    assert "timed out" in job.steps[6].note
+
+
+def test_artifacts_are_immutable_and_travel_between_jobs(tmp_path):
+    text = f"""\
+name: artifacts
+on: push
+permissions:
+  contents: read
+jobs:
+  make:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - run: |
+          mkdir -p out/deep && echo a > out/a.txt && echo b > out/deep/b.txt
+          echo h > out/.hidden
+      - uses: {UPLOAD}
+        with:
+          name: results
+          path: out/
+      - uses: {UPLOAD}
+        with:
+          name: results
+          path: out/a.txt
+      - if: always()
+        uses: {UPLOAD}
+        with:
+          name: results
+          path: out/a.txt
+          overwrite: true
+      - if: always()
+        uses: {UPLOAD}
+        with:
+          name: empty
+          path: nothing-here/
+          if-no-files-found: error
+      - if: always()
+        uses: {UPLOAD}
+        with:
+          name: more
+          path: |
+            out/**/*.txt
+            !out/a.txt
+  use:
+    needs: make
+    if: always()
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - uses: {DOWNLOAD}
+        with:
+          name: results
+          path: got
+      - run: cat got/a.txt
+      - uses: {DOWNLOAD}
+        with:
+          pattern: "*"
+          path: all
+      - run: ls -R all
+      - uses: {DOWNLOAD}
+        with:
+          name: missing
+"""
+    result = run(write(tmp_path, text), tmp_path)
+    make, use = result.jobs
+    assert [s.outcome for s in make.steps] == ["success", "success", "failure", "success",
+                                               "failure", "success"]
+    assert "already exists in this run" in make.steps[2].note
+    assert "no files found" in make.steps[4].note
+    assert result.artifacts == {"results": ["a.txt"], "more": ["deep/b.txt"]}
+    assert use.steps[1].output.strip() == "a"
+    assert "all/more" in use.steps[3].output and "all/results" in use.steps[3].output
+    assert "Artifact not found for name: missing" in use.steps[4].note
+
+
+def test_a_first_upload_keeps_the_folder_layout_and_skips_hidden_files(tmp_path):
+    text = one_job(f"""\
+      - run: mkdir -p out/deep && echo b > out/deep/b.txt && echo h > out/.hidden
+      - uses: {UPLOAD}
+        with:
+          name: results
+          path: out/
+""")
+    assert run(write(tmp_path, text), tmp_path).artifacts == {"results": ["deep/b.txt"]}
+
+
+@pytest.mark.parametrize("script, outcome, note", [
+    ("python -m pip install --upgrade pip", "success", "offline"),
+    ("pip install -r requirements.txt", "failure", "Could not open requirements file"),
+    ("pip install surely-not-an-installed-package-xyz", "failure", "is not installed"),
+    ("pip install -e .", "failure", "does not appear to be a Python project"),
+])
+def test_pip_install_steps_are_stood_in_offline(tmp_path, script, outcome, note):
+    step = run(write(tmp_path, one_job(f"      - run: {script}\n")), tmp_path).jobs[0].steps[0]
+    assert (step.outcome, step.kind) == (outcome, "stand-in")
+    assert note in step.note
+
+
+def test_mixed_pip_and_commands_run_the_commands(tmp_path):
+    text = one_job("      - run: |\n          pip install --upgrade pip\n          echo ran\n")
+    step = run(write(tmp_path, text), tmp_path).jobs[0].steps[0]
+    assert step.kind == "run" and step.output.strip() == "ran"
+
+
+def test_unknown_actions_fail_and_unknown_expressions_stop_the_run(tmp_path):
+    job = run(write(tmp_path, one_job("      - uses: someone/deploy@v1\n")), tmp_path).jobs[0]
+    assert job.result == "failure" and "no local stand-in" in job.steps[0].note
+    text = one_job("      - run: echo ${{ github.evnt_name }}\n")
+    with pytest.raises(UserInputError, match="job j, step 1.*no 'evnt_name'"):
+        run(write(tmp_path, text), tmp_path)
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_checkout_copies_what_git_would_and_a_ref_comes_from_git_archive(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("ignored.txt\n")
+    (repo / "version.txt").write_text("committed\n")
+    (repo / "ignored.txt").write_text("secret\n")
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
+    (repo / "version.txt").write_text("working tree\n")
+    assert repository_files(repo) == [".gitignore", "version.txt"]
+    text = one_job(f"""\
+      - uses: {CHECKOUT}
+      - uses: {CHECKOUT}
+        with:
+          ref: ${{{{ github.sha }}}}
+          path: base
+      - run: cat version.txt base/version.txt && test ! -e ignored.txt
+""")
+    job = run(write(tmp_path, text), tmp_path, repo=repo).jobs[0]
+    assert job.result == "success"
+    assert job.steps[2].output.split("\n")[:2] == ["working tree", "committed"]
+
+
+def test_script_injection_through_run_and_not_through_env(tmp_path):
+    marker = tmp_path / "pwned"
+    title = HOSTILE.format(marker=marker)
+    result = run(FIXTURES / "bad_expression_in_run.yml", tmp_path, event="pull_request",
+                 context={"github.event.pull_request.title": title})
+    assert result.ok and marker.exists()  # the pasted title ran `touch`
+    marker.unlink()
+    safe = """\
+name: safe
+on: pull_request
+permissions:
+  contents: read
+jobs:
+  greet:
+    runs-on: ubuntu-24.04
+    timeout-minutes: 5
+    steps:
+      - env:
+          TITLE: ${{ github.event.pull_request.title }}
+        run: |
+          echo "Checking: $TITLE"
+"""
+    result = run(write(tmp_path, safe), tmp_path, event="pull_request",
+                 context={"github.event.pull_request.title": title})
+    assert result.ok and not marker.exists()
+    assert result.jobs[0].steps[0].output == f"Checking: {title}\n"
+
+
+def test_the_seed_heredoc_breaks_bash_and_its_scripts_do_not_exist(tmp_path):
+    seed = yaml.safe_load((FIXTURES / "seed" / "pr-model-check.yml").read_text())
+    steps = seed["jobs"]["compare-model-performance"]["steps"]
+    heredoc = next(s for s in steps if s.get("id") == "results")["run"]
+    text = one_job("      - run: |\n" + "".join(f"          {line}\n"
+                                                for line in heredoc.splitlines()))
+    step = run(write(tmp_path, text), tmp_path).jobs[0].steps[0]
+    assert step.outcome == "failure" and "unexpected EOF" in step.output
+    result = run(FIXTURES / "seed" / "ml-ci.yml", tmp_path, event="pull_request")
+    install = result.jobs[0].steps[2]
+    assert install.outcome == "failure" and "requirements.txt" in install.note
+
+
+@pytest.mark.skipif(NODE is None, reason="actions/github-script needs Node.js")
+def test_github_script_runs_against_the_fake_api_which_refuses_other_calls(tmp_path):
+    script = "\n".join([
+        "const { owner, repo } = context.repo;",
+        "await github.rest.issues.createComment({ owner, repo, issue_number: 3, body: 'hi' });",
+        "const all = await github.paginate(github.rest.issues.listComments,",
+        "  { owner, repo, issue_number: 3 });",
+        "core.setOutput('count', String(all.length));",
+        "return all[0].body;",
+    ])
+    steps = ("      - id: s\n        uses: actions/github-script@ed597411d8f924073f98dfc5c65a2"
+             "3a2325f34cd # v8.0.0\n        with:\n          script: |\n" +
+             "".join(f"            {line}\n" for line in script.splitlines()) +
+             "      - uses: actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd"
+             " # v8.0.0\n        with:\n          script: await github.rest.repos.get({})\n")
+    api = tmp_path / "api.json"
+    job = run(write(tmp_path, one_job(steps)), tmp_path, github_api=api).jobs[0]
+    assert job.steps[0].outputs == {"count": "1", "result": '"hi"'}
+    assert "createComment #1" in job.steps[0].note
+    assert job.steps[1].outcome == "failure"
+    assert "github.rest.repos is not available in the local stand-in" in job.steps[1].output
+    assert json.loads(api.read_text())["comments"][0]["body"] == "hi"
+
+
+# ---- the command line -----------------------------------------------------------------
+
+def test_cli_run_graph_and_json(run_cli, tmp_path):
+    path = write(tmp_path, MECHANICS)
+    (tmp_path / "repo").mkdir()
+    report = tmp_path / "run.json"
+    result = run_cli("workflow", "run", path, "--repo", tmp_path / "repo", "--job", "second",
+                     "--json", report)
+    assert result.returncode == 1
+    assert "job first: failure" in result.stdout and "job second: success" in result.stdout
+    data = json.loads(report.read_text())
+    assert [j["result"] for j in data["jobs"]] == ["failure", "success"]
+    graph = run_cli("workflow", "graph", path, "--format", "json")
+    assert graph.returncode == 0
+    assert json.loads(graph.stdout)["order"] == ["first", "second", "third"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--input", "novalue"], "--input expects NAME=VALUE"),
+    (["--event", "release"], "event must be one of"),
+    (["--tree", "abc=/no/such/folder"], "folder not found"),
+])
+def test_cli_run_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, args, message):
+    path = write(tmp_path, MECHANICS)
+    result = run_cli("workflow", "run", path, *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_summary_command_appends_to_the_job_summary(run_cli, tmp_path):
+    assert "GITHUB_STEP_SUMMARY is not set" in run_cli("workflow", "summary", "--note",
+                                                       "x").stderr
+    report = tmp_path / "report.md"
+    report.write_text("| a |\n| - |\n")
+    summary = tmp_path / "summary.md"
+    summary.write_text("before\n")
+    write_step_summary([report], title="Pull request:  a\ntitle", note="a note",
+                       env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert summary.read_text() == ("before\n## Pull request: a title\n\n| a |\n| - |\n\n"
+                                   "> a note\n\n")
+    with pytest.raises(UserInputError, match="markdown file not found"):
+        write_step_summary([tmp_path / "nope.md"], env={"GITHUB_STEP_SUMMARY": str(summary)})
+
+
+# ---- every run: step of the taught workflows, run locally (slow) -------------------------
+
+def assert_every_run_step_ran(result, path: Path, allowed_skips: tuple[str, ...] = ()) -> None:
+    """Each `run:` step of each job that ran was executed (or stood in) and succeeded."""
+    workflow = workflows.load_workflow(path)
+    for job in result.jobs:
+        if job.result == "skipped":
+            continue
+        for step, record in zip(workflow.jobs[job.job_id].steps, job.steps, strict=True):
+            if step.run is None:
+                continue
+            if record.name in allowed_skips:
+                assert record.outcome == "skipped", record.name
+                continue
+            assert record.outcome == "success", f"{job.job_id}/{record.name}:\n{record.output}"
+
+
+@pytest.mark.slow
+def test_data_validation_passes_clean_data_and_fails_injected_faults(tmp_path):
+    path = WORKFLOW_DIR / "data-validation.yml"
+    result = run_workflow(path, RunOptions(event="workflow_dispatch", workdir=tmp_path / "a"))
+    assert result.ok, format_run(result)
+    assert_every_run_step_ran(result, path)
+    report = json.loads((tmp_path / "a/artifacts/data-validation-report/validation.json")
+                        .read_text())
+    assert report["valid"] is True
+    assert "valid" in result.jobs[0].summary
+    bad = run_workflow(path, RunOptions(event="workflow_dispatch", workdir=tmp_path / "b",
+                                        inputs={"faults": "out_of_range,duplicates"}))
+    validate = bad.jobs[0].step("validate")
+    assert not bad.ok and validate.exit_code == 1
+    assert "tenure_months: min" in validate.output
+    assert bad.jobs[0].steps[-1].outcome == "success"  # the report is still uploaded
+    report = json.loads((tmp_path / "b/artifacts/data-validation-report/validation.json")
+                        .read_text())
+    assert report["valid"] is False
+
+
+@pytest.mark.slow
+def test_scheduled_training_trains_evaluates_gates_and_uploads(tmp_path):
+    path = WORKFLOW_DIR / "scheduled-training.yml"
+    result = run_workflow(path, RunOptions(event="workflow_dispatch", workdir=tmp_path))
+    assert result.ok, format_run(result)
+    assert_every_run_step_ran(result, path)
+    assert result.artifacts == {"churn-model-run1-attempt1": [
+        "models/model.joblib", "models/model.joblib.meta.json", "reports/evaluation.json",
+        "reports/training.json", "reports/validation.json"]}
+    evaluation = json.loads((tmp_path / "artifacts/churn-model-run1-attempt1/reports/"
+                             "evaluation.json").read_text())
+    assert evaluation["verdict"] == "pass"
+    assert {g["name"]: g["threshold"] for g in evaluation["gates"]} == {
+        "min_accuracy": 0.85, "max_regression": 0.0}
+    assert evaluation["candidate"]["metrics"]["accuracy"] > 0.85
+    assert "Model comparison" in result.jobs[0].summary
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(NODE is None, reason="the comment job's actions/github-script needs Node.js")
+def test_pr_comparison_comments_once_updates_on_a_regression_and_never_runs_the_title(
+        tmp_path):
+    path = WORKFLOW_DIR / "pr-model-comparison.yml"
+    api = tmp_path / "github-api.json"
+    marker = tmp_path / "pwned"
+    title = HOSTILE.format(marker=marker)
+    first = run_workflow(path, RunOptions(
+        event="pull_request", workdir=tmp_path / "one", github_api=api,
+        context={"github.event.pull_request.title": title}))
+    assert first.ok, format_run(first)
+    assert_every_run_step_ran(first, path, allowed_skips=("Say why a fork gets no comment",))
+    assert not marker.exists()
+    compare = first.job("compare")
+    assert compare.summary.startswith(f"## Pull request: {' '.join(title.split())}\n")
+    comments = json.loads(api.read_text())["comments"]
+    assert len(comments) == 1
+    assert comments[0]["body"].startswith("<!-- mlcicd-model-comparison -->\n## Model "
+                                          "comparison: ✅ PASS")
+
+    # The same pull request, pushed again with a model that learned nothing: the
+    # comparison fails, and the one comment is updated rather than a second one added.
+    candidate = tmp_path / "candidate"
+    for relative in repository_files(ROOT):
+        (candidate / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, candidate / relative)
+    config = candidate / "config" / "model.yaml"
+    config.write_text((candidate / "config" / "baseline.yaml").read_text())
+    base = "b" * 40
+    second = run_workflow(path, RunOptions(
+        event="pull_request", workdir=tmp_path / "two", github_api=api, repo=candidate,
+        trees={base: ROOT}, context={"github.event.pull_request.base.sha": base}))
+    assert not second.ok
+    assert second.job("compare").step("compare").exit_code == 1
+    assert second.job("comment").result == "success"
+    comments = json.loads(api.read_text())["comments"]
+    assert len(comments) == 1 and "❌ FAIL" in comments[0]["body"]
+    assert "updateComment #1" in second.job("comment").steps[-1].note
+
+
+def test_a_fork_skips_the_comment_and_says_why():
+    path = WORKFLOW_DIR / "pr-model-comparison.yml"
+    workflow = workflows.load_workflow(path)
+    needs = {"compare": {"result": "failure", "outputs": {}}}
+    context = {**default_context(workflow, "pull_request"), "needs": needs}
+    context["github"]["event"]["pull_request"]["head"]["repo"]["full_name"] = "someone/fork"
+    note = next(s for s in workflow.jobs["compare"].steps if s.name.startswith("Say why"))
+    assert condition_holds(note.if_, context)
+    assert not condition_holds(workflow.jobs["comment"].if_, context, status="failure")
+    same_repo = {**default_context(workflow, "pull_request"), "needs": needs}
+    assert not condition_holds(note.if_, same_repo)
+    assert condition_holds(workflow.jobs["comment"].if_, same_repo, status="failure")
+
+
+@pytest.mark.slow
+def test_ml_ci_lints_and_tests(tmp_path):
+    path = WORKFLOW_DIR / "ml-ci.yml"
+    # The test job runs a small part of this very suite, so that it does not run itself.
+    result = run_workflow(path, RunOptions(
+        event="pull_request", workdir=tmp_path, matrix={"python": "3.12"},
+        env={"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider"}))
+    assert result.ok, format_run(result)
+    assert_every_run_step_ran(result, path)
+    assert [j.job_id for j in result.jobs] == ["lint", "test"]
+    junit = ET.parse(tmp_path / "artifacts/test-report-python-3.12/junit.xml").getroot()
+    suite = junit if junit.tag == "testsuite" else junit.find("testsuite")
+    assert int(suite.get("tests")) > 20 and int(suite.get("failures")) == 0
+
+
+@pytest.mark.slow
+def test_the_complete_pipeline_runs_every_stage(tmp_path):
+    path = WORKFLOW_DIR / "ml-pipeline.yml"
+    result = run_workflow(path, RunOptions(
+        event="push", workdir=tmp_path,
+        env={"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider"}))
+    assert result.ok, format_run(result)
+    assert_every_run_step_ran(result, path)
+    assert [j.job_id for j in result.jobs] == ["quality", "tests", "data-validation", "train",
+                                               "evaluate", "gate"]
+    assert sorted(result.artifacts) == ["pipeline-data", "pipeline-metrics", "pipeline-models"]
+    assert "Model comparison" in result.job("gate").summary
