@@ -48,6 +48,7 @@ from scipy import special, stats
 from mlcicd_course.errors import UserInputError
 
 PSI_EPSILON = 1e-4
+_KS_EXACT_MAX_N = 10_000  # scipy's ks_2samp: exact p-values up to this size, asymptotic above
 CORRECTIONS = ("bonferroni", "bh", "none")
 METHODS = ("auto", "test", "effect", "both")
 NUMERIC_EFFECTS = ("wasserstein", "psi")
@@ -160,13 +161,37 @@ def _chi_square_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> T
 # ---------------------------------------------------------------------- effect sizes
 
 
-def _wasserstein_sorted(ref: np.ndarray, cur: np.ndarray) -> float:
-    """W1 between two sorted, non-empty samples: integral of |F_ref - F_cur|."""
-    values = np.concatenate([ref, cur])
-    values.sort(kind="stable")  # merges the two sorted runs
-    cdf_ref = np.searchsorted(ref, values[:-1], side="right") / ref.size
-    cdf_cur = np.searchsorted(cur, values[:-1], side="right") / cur.size
-    return float(np.sum(np.abs(cdf_ref - cdf_cur) * np.diff(values)))
+def _cdf_gaps(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
+    """KS D and Wasserstein-1 of two sorted, non-empty samples, from one merge.
+
+    Both come from |F_ref - F_cur| on the merged values: D is its maximum, W1 its
+    integral. A stable argsort of the two sorted runs is a linear merge; the empirical
+    CDFs are running counts, read at the last of each group of tied values (as
+    `searchsorted(..., side="right")` would).
+    """
+    merged = np.concatenate([ref, cur])
+    order = np.argsort(merged, kind="stable")
+    values = merged[order]
+    from_ref = order < ref.size
+    gap = np.abs(np.cumsum(from_ref) / ref.size - np.cumsum(~from_ref) / cur.size)
+    group_end = np.append(values[1:] != values[:-1], True)
+    d_statistic = float(gap[group_end].max())
+    wasserstein = float(np.sum(gap[:-1] * np.diff(values)))
+    return d_statistic, wasserstein
+
+
+def _ks_from_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[TwoSampleResult, float]:
+    """The KS test (same numbers as `ks_test`) and W1, for sorted finite samples.
+
+    Above 10,000 values on a side the p-value is Smirnov's asymptotic one, as in
+    scipy's `ks_2samp`: kstwo.sf(D, round(n*m/(n+m))); below, scipy computes it exactly.
+    """
+    d_statistic, wasserstein = _cdf_gaps(ref, cur)
+    if max(ref.size, cur.size) <= _KS_EXACT_MAX_N:
+        return ks_test(ref, cur), wasserstein
+    n, m = sorted([float(ref.size), float(cur.size)], reverse=True)
+    p_value = float(np.clip(stats.kstwo.sf(d_statistic, np.round(n * m / (n + m))), 0, 1))
+    return TwoSampleResult("ks", d_statistic, p_value), wasserstein
 
 
 def _scale(ref: np.ndarray, cur: np.ndarray) -> float:
@@ -191,7 +216,7 @@ def wasserstein_normalised(reference: Any, current: Any) -> float:
     if ref.size == 0 or cur.size == 0:
         raise ValueError("wasserstein_normalised needs at least one non-missing value on each side")
     scale = _scale(ref, cur)
-    return 0.0 if scale == 0.0 else _wasserstein_sorted(ref, cur) / scale
+    return 0.0 if scale == 0.0 else _cdf_gaps(ref, cur)[1] / scale
 
 
 def quantile_edges(reference: Any, bins: int = 10) -> np.ndarray:
@@ -773,13 +798,13 @@ def _n_distinct(ref_sorted: np.ndarray, cur_sorted: np.ndarray, limit: int) -> i
 
 def _numeric(column: _Column, ref: np.ndarray, cur: np.ndarray, options: DriftOptions) -> None:
     """KS test and the numeric effect size on sorted, finite values."""
-    column.test = ks_test(ref, cur)
+    column.test, wasserstein = _ks_from_sorted(ref, cur)
     column.effect_name, _ = options.threshold("numeric")
     if options.numeric_effect == "psi":
         column.effect = psi(ref, cur, bins=options.bins)
     else:
         scale = _scale(ref, cur)
-        column.effect = 0.0 if scale == 0.0 else _wasserstein_sorted(ref, cur) / scale
+        column.effect = 0.0 if scale == 0.0 else wasserstein / scale
 
 
 def _categorical(column: _Column, ref: pd.Series | np.ndarray, cur: pd.Series | np.ndarray,

@@ -247,6 +247,24 @@ def test_large_samples_decide_by_effect_size_not_p_value():
     assert big.drifted == ["x0", "x1"]
 
 
+@pytest.mark.parametrize("n_ref, n_cur, discrete", [
+    (600, 500, False), (12_000, 15_000, False), (12_000, 15_000, True)])
+def test_detect_drift_reports_scipys_ks_and_wasserstein(n_ref, n_cur, discrete):
+    # detect_drift computes D and W1 from one merge of the sorted samples and the
+    # asymptotic p-value itself above 10,000 rows: the numbers must equal scipy's.
+    rng = np.random.default_rng(6)
+    ref, cur = rng.normal(0, 1, n_ref), rng.normal(0.03, 1, n_cur)
+    if discrete:  # ties: KS is evaluated at the end of each group of equal values
+        ref, cur = np.round(ref * 3), np.round(cur * 3)
+    row = detect_drift(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur})).features[0]
+    expected = stats.ks_2samp(ref, cur)
+    assert row.kind == "numeric" and row.test == "ks"
+    assert row.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert row.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+    assert row.effect == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref),
+                                       rel=1e-9)
+
+
 def test_auto_switches_at_large_n_using_the_smaller_side():
     reference, current = normal_frame(1500, 1, 1), normal_frame(1000, 2, 1)
     assert detect_drift(reference, current).features[0].decided_by == "test"
