@@ -597,7 +597,7 @@ class DriftReport:
                      _fmt_p(f.p_value), _fmt_p(f.p_adjusted), effect,
                      f"{_pct(f.missing_reference)} -> {_pct(f.missing_current)}",
                      f"{f.n_reference} / {f.n_current}", f"**{f.status}**"]
-            lines.append("| " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
         for f in self.features:
             details = [f.reason, *f.notes]
