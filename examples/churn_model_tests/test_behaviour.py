@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlcicd_course import training
+
 
 def test_region_does_not_matter(test_data, predict_churn):
     """Invariance: churn does not depend on region, so moving a customer barely changes it."""
@@ -43,7 +45,6 @@ PROTOTYPES = {
 def test_obvious_customers(model, features, name):
     """Minimum functionality: clear-cut customers get the clear-cut answer."""
     expected, row = PROTOTYPES[name]
-    from mlcicd_course import training
-
     x, _ = training.prepare_features(pd.DataFrame([row]), features, require_target=False)
-    assert model.model.predict(x)[0] == expected
+    predicted = model.model.predict(x)[0]
+    assert predicted == expected, f"{name}: predicted {predicted}, expected {expected}"

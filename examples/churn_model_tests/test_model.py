@@ -15,7 +15,8 @@ def test_minimum_accuracy(result, min_accuracy):
 ])
 def test_minimum_metrics(result, metric, minimum):
     value = result.metrics[metric]
-    assert value is not None and value >= minimum, f"{metric} {value} < {minimum}"
+    assert value is not None, f"{metric} could not be computed"
+    assert value >= minimum, f"{metric} {value:.3f} < {minimum:.3f}"
 
 
 def test_beats_predicting_the_majority_class(result):
