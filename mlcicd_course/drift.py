@@ -22,8 +22,10 @@ Defaults of `detect_drift` (all in `DriftOptions`, all changeable):
   non-missing values on the smaller side, the adjusted p-value (p_adj < alpha = 0.05);
   above that, the effect size (Wasserstein/std >= 0.1, PSI >= 0.2, JS >= 0.1), because
   at large n a p-value flags shifts too small to matter.
-- a missing rate that moves by more than `missing_tolerance` (5 points) is drift too;
-  categories seen on one side only are listed in the column's notes.
+- a missing rate that moves by more than `missing_tolerance` (5 points) is drift too,
+  and so are categories never seen in the reference once they make up more than
+  `new_category_share` (1%) of the current values; categories seen on one side only
+  are always listed in the column's notes.
 - columns with fewer than `min_n` (50) non-missing values on either side are skipped
   with a reason, as are columns that exist on one side only or change type.
 - dataset verdict: drift when any tested column drifts (or, with `drift_share`, when
