@@ -120,9 +120,9 @@ def _assign_exercises(submissions: list[_Submission], exercise: str | None,
                            "missing; grade it with --exercise ID")
 
 
-def grade_batch(paths: list[str | os.PathLike[str]], *, source: str | os.PathLike[str] | None = None,
-                exercise: str | None = None, jobs: int | None = None, limits: Limits | None = None,
-                launcher: Any = None,
+def grade_batch(paths: list[str | os.PathLike[str]], *,
+                source: str | os.PathLike[str] | None = None, exercise: str | None = None,
+                jobs: int | None = None, limits: Limits | None = None, launcher: Any = None,
                 progress: Callable[[int, int, str], None] | None = None) -> list[SubmissionResult]:
     """Grade every notebook in `paths`; one `SubmissionResult` per notebook, sorted by name."""
     limits = limits or Limits()

@@ -182,6 +182,9 @@ def _grade_in(process: LearnerProcess, scoring: _Scoring, functions: dict[str, A
         message = process.clean(str(report.get("message", "")))
         if report["event"] == "exit":
             reason = f"{where}: {message}; a graded notebook must not stop the interpreter"
+        elif report.get("type") == "MemoryError":
+            reason = (f"{where} raised MemoryError: it needs more than the "
+                      f"{process.limits.memory_mb} MB memory limit")
         else:
             reason = f"{where} raised {report.get('type')}: {message}"
         return scoring.base("error", reason,

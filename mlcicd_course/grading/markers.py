@@ -511,11 +511,12 @@ def locate_question(cells: list[Cell], qid: str, markers: list[Marker] | None = 
     mine = [m for m in markers if m.region == "QUESTION" and question_args(m.args)[0] == qid]
     begins = [m for m in mine if m.edge == "BEGIN"]
     ends = [m for m in mine if m.edge == "END"]
-    if not begins and not ends:
+    if not begins:
+        left = f"; its END line is still in cell {ends[0].cell + 1}" if ends else ""
         return Located("missing", reason=f"question {qid} is not in the notebook (its "
-                                         f"`BEGIN QUESTION {qid}` line was deleted)")
+                                         f"`BEGIN QUESTION {qid}` line was deleted{left})")
     if len(begins) != 1:
-        where = ", ".join(f"cell {m.cell + 1}" for m in begins) or "nowhere"
+        where = ", ".join(f"cell {m.cell + 1}" for m in begins)
         return Located("malformed", reason=f"`BEGIN QUESTION {qid}` appears {len(begins)} "
                                            f"times ({where}); restore the original cells")
     if len(ends) > 1:

@@ -151,7 +151,8 @@ class SpawnLauncher:
         else:
             kwargs["creationflags"] = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)
         process = subprocess.Popen(
-            [sys.executable, "-s", "-P", "-m", "mlcicd_course.grading.child"],
+            [sys.executable, "-s", "-P", "-c",
+             "import sys; from mlcicd_course.grading.child import main; sys.exit(main())"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=clean_env(), **kwargs)
         return Handle(process.pid, process.stdout.fileno(), process.stdin.fileno(),

@@ -25,6 +25,7 @@ from mlcicd_course.grading.notebooks import DamagedNotebook, read_cells
 from mlcicd_course.grading.runner import Limits, default_launcher
 
 _LAUNCHER: list[Any] = []
+SOURCE_ENV = "MLCICD_EXERCISES_SOURCE"  # a folder of solution notebooks to take checks from
 STALE_NOTE = ("note: the cell you ran last is not in the saved notebook, and check() grades "
               "the saved file: save the notebook (Ctrl+S) and run check again")
 
@@ -66,15 +67,19 @@ class SelfCheckReport:
     def text(self, details: bool = False) -> str:
         """The report as learners see it."""
         lines = [*self.notes]
-        for result in self.results:
+        for number, result in enumerate(self.results):
+            if number:
+                lines.append("")
             lines.extend(_question_lines(result, details))
             answer = self.model_answers.get(result.question)
             if answer:
                 lines.append("  Model answer:")
                 lines.extend(f"    {line}" if line else "" for line in answer.splitlines())
         if len(self.results) > 1:
+            lines.append("")
             hidden = sum(r.hidden_points for r in self.results)
-            extra = f" (+{_fmt(hidden)} points of hidden checks at grading)" if hidden else ""
+            unit = "point" if hidden == 1 else "points"
+            extra = f" (+{_fmt(hidden)} {unit} of hidden checks at grading)" if hidden else ""
             lines.append(f"Total: {_fmt(self.points)}/{_fmt(self.max_points)} points from "
                          f"public checks{extra}")
         return "\n".join(lines)
@@ -98,8 +103,10 @@ def _question_lines(result: QuestionResult, details: bool) -> list[str]:
                 lines.extend(f"      {line}" for line in outcome.message.splitlines())
     if result.hidden_checks:
         plural = "s" if result.hidden_checks > 1 else ""
+        unit = "point" if result.hidden_points == 1 else "points"
+        verb = "runs" if result.hidden_checks == 1 else "run"
         lines.append(f"  + {result.hidden_checks} hidden check{plural} "
-                     f"({_fmt(result.hidden_points)} points) run when your notebook is graded")
+                     f"({_fmt(result.hidden_points)} {unit}) {verb} when your notebook is graded")
     if result.note:
         lines.append(f"  note: {result.note}")
     if details and result.output.strip():
@@ -191,7 +198,7 @@ def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[s
     except DamagedNotebook as err:
         raise UserInputError(f"{path.name}: {err}") from None
     exercise = exercise_id(cells) or path.stem
-    spec: ExerciseSpec = load_exercise(exercise, source)
+    spec: ExerciseSpec = load_exercise(exercise, source or os.environ.get(SOURCE_ENV) or None)
     wanted = questions or spec.question_ids
     for qid in wanted:
         spec.question(qid)  # an unknown id is the caller's mistake: say so at once
