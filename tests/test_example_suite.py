@@ -23,7 +23,7 @@ def run_suite(*args: object, env: dict[str, str] | None = None) -> subprocess.Co
         [sys.executable, "-m", "pytest", str(SUITE), "-q", "-p", "no:cacheprovider",
          "-m", "not slow", *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, **(env or {})})
+        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})})
 
 
 def failed(result: subprocess.CompletedProcess) -> set[str]:
