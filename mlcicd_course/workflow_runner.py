@@ -19,6 +19,9 @@ would (bash with `-eo pipefail`, `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` 
   packages, a local editable install puts the folder on PYTHONPATH, and a missing
   requirements file or a package that is not installed fails the step.
 
+In step output, the job's folders read `$GITHUB_WORKSPACE` and `$RUNNER_TEMP`, so that
+reports do not depend on where the run happened.
+
 Expressions are filled from an explicit context (`workflows.default_context` plus any
 overrides), and a name that the context lacks is an error. `${{ }}` inside `run:` is
 pasted into the script before bash reads it, exactly as on GitHub, so the runner also
@@ -263,30 +266,32 @@ class JobGraph:
         for level, nodes in levels.items():
             for row, node in enumerate(nodes):
                 position[node.id] = (level, -(row - (len(nodes) - 1) / 2))
-        for node in self.nodes:
-            for need in node.needs:
-                (x0, y0), (x1, y1) = position[need], position[node.id]
-                ax.annotate("", xy=(x1 - 0.33, y1), xytext=(x0 + 0.33, y0),
-                            arrowprops={"arrowstyle": "->", "color": "0.4"})
+        boxes = {}
         for node in self.nodes:
             x, y = position[node.id]
             label = node.id + (f"\nx{node.matrix_size}" if node.matrix_size > 1 else "")
             style = ({"facecolor": "#cfe8cf", "edgecolor": "#2e7d32"} if node.runs else
                      {"facecolor": "#eeeeee", "edgecolor": "0.6", "linestyle": "--"})
-            ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                    color="black" if node.runs else "0.45",
-                    bbox={"boxstyle": "round,pad=0.4", **style})
+            boxes[node.id] = ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                                     color="black" if node.runs else "0.45", zorder=2,
+                                     bbox={"boxstyle": "round,pad=0.4", **style})
+        for node in self.nodes:
+            for need in node.needs:
+                ax.annotate("", xy=position[node.id], xytext=position[need], zorder=3,
+                            arrowprops={"arrowstyle": "->", "color": "0.4", "shrinkA": 3,
+                                        "shrinkB": 3,
+                                        "patchA": boxes[need].get_bbox_patch(),
+                                        "patchB": boxes[node.id].get_bbox_patch()})
         width = max(levels) + 1 if levels else 1
         height = max(len(nodes) for nodes in levels.values()) if levels else 1
         ax.set_xlim(-0.6, width - 0.4)
         ax.set_ylim(-height / 2 - 0.1, height / 2 + 0.1)
         ax.set_xticks(range(width), [f"stage {i + 1}" for i in range(width)])
         ax.set_yticks([])
-        ax.set_xlabel("order of execution (a job starts when the jobs it needs are done)")
+        ax.set_xlabel("stage: a job starts when the jobs it needs are done")
         for side in ("top", "right", "left"):
             ax.spines[side].set_visible(False)
-        ax.set_title(f"{self.workflow} on {self.event}: green runs, grey is skipped",
-                     fontsize=10)
+        ax.set_title(f"{self.workflow} on {self.event} (grey: skipped)", fontsize=10)
         return ax
 
 
@@ -805,15 +810,16 @@ class _Session:
         where = f"job {job.id}, step {step.index + 1} ({step.name})"
         try:
             runs = condition_holds(step.if_, context, status=status, hash_files=hash_files)
+            name = to_string(interpolate(step.name, context, hash_files=hash_files))
+            if not runs:
+                note = ("if: " + str(step.if_).strip() if step.if_ is not None
+                        else "an earlier step failed")
+                return StepResult(step.index, name, "skipped", "skipped", "skipped", note=note,
+                                  id=step.id)
             step_env = _evaluate_env(step.env, context, hash_files=hash_files)
             context = {**context, "env": {**context["env"], **step_env}}
-            name = to_string(interpolate(step.name, context, hash_files=hash_files))
         except ExpressionError as err:
             raise UserInputError(f"{where}: {err}") from None
-        if not runs:
-            note = ("if: " + str(step.if_).strip() if step.if_ is not None
-                    else "an earlier step failed")
-            return StepResult(step.index, name, "skipped", "skipped", "skipped", note=note)
         files = {key: temp / f"{key.lower()}_{step.index}" for key in
                  ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY")}
         for path in files.values():
@@ -837,6 +843,8 @@ class _Session:
             raise UserInputError(f"{where}: {err}") from None
         record.name, record.id = name, step.id
         record.seconds = round(time.monotonic() - started, 3)
+        record.output = (record.output.replace(str(temp), "$RUNNER_TEMP")
+                         .replace(str(workspace), "$GITHUB_WORKSPACE"))
         try:
             record.outputs.update(parse_file_command(files["GITHUB_OUTPUT"].read_text("utf-8"),
                                                      "GITHUB_OUTPUT"))
@@ -954,6 +962,7 @@ class _Session:
 
     def checkout(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                  env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Copy the repository (git's files; a `ref:` via git archive) into the workspace."""
         repository = inputs.get("repository") or context["github"]["repository"]
         if repository.lower() != context["github"]["repository"].lower():
             raise _StepFailure(f"checkout of another repository ({repository}) needs the "
@@ -988,6 +997,7 @@ class _Session:
 
     def setup_python(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                      env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Use this interpreter, whatever version is asked for (the request is noted)."""
         current = ".".join(map(str, sys.version_info[:3]))
         wanted = inputs.get("python-version", "")
         note = f"requested {wanted or 'the default'}, using this interpreter"
@@ -996,10 +1006,12 @@ class _Session:
 
     def cache(self, inputs: Mapping[str, str], context: Mapping[str, Any],
               env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Never hit: every run starts without a cache."""
         return {"cache-hit": "false"}, f"cache {inputs.get('key', '')!r}: always a miss locally", ""
 
     def upload_artifact(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                         env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Copy files into the run's artifact folder; refuse a name twice (v4+ rules)."""
         name = inputs.get("name") or "artifact"
         if re.search(r'[":<>|*?\\/\r\n]', name):
             raise _StepFailure(f"artifact name {name!r} contains a character that is not allowed")
@@ -1030,6 +1042,7 @@ class _Session:
 
     def download_artifact(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                           env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Copy an artifact of this run (by name or pattern) into the workspace."""
         if inputs.get("run-id"):
             raise _StepFailure("artifacts of other runs (run-id) need the GitHub API; not "
                                "available locally")
@@ -1055,6 +1068,7 @@ class _Session:
 
     def github_script(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                       env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
+        """Run the script under Node.js with a fake GitHub API (issue comments only)."""
         node = shutil.which("node")
         if node is None:
             raise _StepNotRun("not run: actions/github-script needs Node.js, which is not "
@@ -1089,6 +1103,7 @@ class _Session:
     def configure_aws_credentials(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                                   env: Mapping[str, str], workspace: Path
                                   ) -> tuple[dict, str, str]:
+        """Fail: OIDC credentials need GitHub and AWS."""
         raise _StepFailure("aws-actions/configure-aws-credentials needs GitHub's OIDC token "
                            "and AWS; not available locally")
 

@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      "github.event.pull_request.title='a title'")
     run.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                      help="an environment variable for every step")
+    run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
+                     help="a value for secrets.NAME (only GITHUB_TOKEN exists by default)")
     run.add_argument("--matrix", action="append", default=[], metavar="KEY=VALUE",
                      help="run only the matrix entries with this value")
     run.add_argument("--tree", action="append", default=[], metavar="REF=DIR",
@@ -135,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         inputs=_pairs(args.input, "--input"),
         context=_pairs(args.context, "--set"),
         env=_pairs(args.env, "--env"),
+        secrets=_pairs(args.secret, "--secret"),
         matrix=_pairs(args.matrix, "--matrix"),
         repo=Path(args.repo) if args.repo else None,
         trees=trees,
