@@ -59,7 +59,7 @@ def _verdict(passed: bool) -> str:
     return "✅ PASS" if passed else "❌ FAIL"
 
 
-def _short(sha: str | None) -> str:
+def _short_sha(sha: str | None) -> str:
     return f"`{sha[:12]}`" if sha else "—"
 
 
@@ -98,11 +98,11 @@ def _paired_line(result: Comparison) -> str:
 
 def _sources(result: Comparison) -> str:
     data = result.candidate.get("data", {})
-    parts = [f"Test data: {data.get('rows', '?')} rows, sha256 {_short(data.get('sha256'))}."]
+    parts = [f"Test data: {data.get('rows', '?')} rows, sha256 {_short_sha(data.get('sha256'))}."]
     for name, side in (("Baseline", result.baseline), ("Candidate", result.candidate)):
         model = side.get("model", {})
         parts.append(f"{name}: {model.get('model_type') or 'model'} "
-                     f"{_short(model.get('sha256'))}.")
+                     f"{_short_sha(model.get('sha256'))}.")
     return " ".join(parts)
 
 
@@ -173,8 +173,8 @@ def evaluation_markdown(evaluation: Mapping[str, Any]) -> str:
     lines = [
         "## Model evaluation",
         "",
-        f"Model {model.get('model_type') or ''} {_short(model.get('sha256'))} on "
-        f"{evaluation['rows']} rows (sha256 {_short(evaluation['data'].get('sha256'))}).",
+        f"Model {model.get('model_type') or ''} {_short_sha(model.get('sha256'))} on "
+        f"{evaluation['rows']} rows (sha256 {_short_sha(evaluation['data'].get('sha256'))}).",
         "",
         markdown_table(["metric", "value"], [[m, fmt(metrics.get(m))] for m in METRICS], "lr"),
         "",

@@ -397,7 +397,7 @@ def _failure(column: str, check: str, expected: str, found: str, mask: np.ndarra
                    tuple(int(r) for r in rows[:MAX_EXAMPLES]))
 
 
-def _fmt(value: float | None) -> str:
+def _bound_text(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
@@ -422,11 +422,12 @@ def _value_checks(spec: ColumnSchema, series: pd.Series, numeric: pd.Series | No
         if spec.min is not None:
             bad = values < spec.min
             low = np.nanmin(values[bad]) if bad.any() else None
-            report("min", f">= {_fmt(spec.min)}", bad, f"below (lowest {_fmt(low)})")
+            report("min", f">= {_bound_text(spec.min)}", bad, f"below (lowest {_bound_text(low)})")
         if spec.max is not None:
             bad = values > spec.max
             high = np.nanmax(values[bad]) if bad.any() else None
-            report("max", f"<= {_fmt(spec.max)}", bad, f"above (highest {_fmt(high)})")
+            report("max", f"<= {_bound_text(spec.max)}", bad,
+                   f"above (highest {_bound_text(high)})")
     text = series.astype(object).where(series.isna(), series.map(category_text))
     if spec.allowed is not None:
         bad = present & ~text.isin(spec.allowed).to_numpy()
@@ -503,9 +504,9 @@ def validate(frame: pd.DataFrame, schema: Schema) -> ValidationReport:
     checks.append("row_count")
     if (schema.min_rows is not None and n < schema.min_rows) or (
             schema.max_rows is not None and n > schema.max_rows):
-        failures.append(Failure(TABLE, "row_count",
-                                f"between {_fmt(schema.min_rows)} and {_fmt(schema.max_rows)} "
-                                "rows", f"{n} rows", n))
+        expected_rows = (f"between {_bound_text(schema.min_rows)} and "
+                         f"{_bound_text(schema.max_rows)} rows")
+        failures.append(Failure(TABLE, "row_count", expected_rows, f"{n} rows", n))
     expected = [c.name for c in schema.columns]
     checks.append("columns")
     for spec in schema.columns:
