@@ -48,6 +48,7 @@ import pandas as pd
 from scipy import special, stats
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.markdown import markdown_table
 
 PSI_EPSILON = 1e-4
 _KS_EXACT_MAX_N = 10_000  # scipy's ks_2samp: exact p-values up to this size, asymptotic above
@@ -590,17 +591,15 @@ class DriftReport:
             "",
             f"Rule: {self.rule}",
             "",
-            "| " + " | ".join(header) + " |",
-            "|" + "|".join("---" for _ in header) + "|",
         ]
+        rows = []
         for f in self.features:
             effect = "-" if f.effect is None else f"{f.effect_name} {_fmt(f.effect)}"
-            cells = [f"`{f.feature}`", f.kind, f.test or "-", _fmt(f.statistic),
-                     _fmt_p(f.p_value), _fmt_p(f.p_adjusted), effect,
-                     f"{_pct(f.missing_reference)} -> {_pct(f.missing_current)}",
-                     f"{f.n_reference} / {f.n_current}", f"**{f.status}**"]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        lines.append("")
+            rows.append([f"`{f.feature}`", f.kind, f.test or "-", _fmt(f.statistic),
+                         _fmt_p(f.p_value), _fmt_p(f.p_adjusted), effect,
+                         f"{_pct(f.missing_reference)} -> {_pct(f.missing_current)}",
+                         f"{f.n_reference} / {f.n_current}", f"**{f.status}**"])
+        lines += [markdown_table(header, rows), ""]
         for f in self.features:
             details = [f.reason, *f.notes]
             lines.append(f"- `{f.feature}`: " + "; ".join(d.replace("|", "/") for d in details))
