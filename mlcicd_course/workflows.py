@@ -1041,8 +1041,11 @@ def _check_quoted_python(workflow: Workflow) -> Iterator[Finding]:
     for value, keys, job in _python_versions(workflow):
         if isinstance(value, int | float) and not isinstance(value, bool):
             line = workflow.source_line(workflow.line(*keys)).strip()
-            yield _finding(workflow, "quoted-python-version", f"Python version {value!r} is a "
-                           f"number, not text (`{line}`); quote it: \"{value}\"", keys, job)
+            written = re.fullmatch(r"-?\s*[\w-]*:?\s*([0-9][0-9.]*)\s*(#.*)?", line)
+            text = written.group(1) if written else repr(value)
+            yield _finding(workflow, "quoted-python-version", f"Python version {text} is read "
+                           f"as the number {value!r} (`{line}`); quote it: \"{text}\"",
+                           keys, job)
 
 
 @_rule("supported-python", f"no Python older than {MINIMUM_PYTHON[0]}.{MINIMUM_PYTHON[1]} "
