@@ -172,9 +172,9 @@ class Workflow:
     def display_path(self) -> str:
         """The path relative to the current folder when possible (for messages)."""
         try:
-            return str(self.path.resolve().relative_to(Path.cwd().resolve()))
+            return self.path.resolve().relative_to(Path.cwd().resolve()).as_posix()
         except ValueError:
-            return str(self.path)
+            return self.path.as_posix()
 
 
 def load_workflow(path: str | Path) -> Workflow:

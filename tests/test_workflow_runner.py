@@ -8,6 +8,7 @@ hostile pull-request title passed through `env:` is never executed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -45,6 +46,8 @@ UPLOAD = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.
 DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1"
 HOSTILE = 'x"; touch {marker}; echo "$(touch {marker}) `touch {marker}`'
 NODE = shutil.which("node")
+# The runner runs steps with bash, as GitHub's Linux and macOS runners do.
+RUNS_BASH = pytest.mark.skipif(os.name == "nt", reason="the local runner needs bash")
 
 
 def write(tmp_path: Path, text: str, name: str = "wf.yml") -> Path:
@@ -302,6 +305,7 @@ jobs:
 """
 
 
+@RUNS_BASH
 def test_outputs_env_path_summary_conditions_and_needs(tmp_path):
     result = run(write(tmp_path, MECHANICS), tmp_path)
     first, second, third = result.jobs
@@ -324,6 +328,7 @@ def test_outputs_env_path_summary_conditions_and_needs(tmp_path):
     assert "output answer = 42" in report and "result: failure" in report
 
 
+@RUNS_BASH
 def test_selected_jobs_bring_their_needs_and_nothing_else(tmp_path):
     result = run(write(tmp_path, MECHANICS), tmp_path, jobs=("second",))
     assert [j.job_id for j in result.jobs] == ["first", "second"]
@@ -345,6 +350,7 @@ def one_job(steps: str, extra: str = "") -> str:
             + steps)
 
 
+@RUNS_BASH
 def test_shells_pipefail_working_directory_and_timeout(tmp_path):
     steps = """\
       - run: false | true
@@ -375,6 +381,7 @@ def test_shells_pipefail_working_directory_and_timeout(tmp_path):
     assert "timed out" in job.steps[6].note
 
 
+@RUNS_BASH
 def test_artifacts_are_immutable_and_travel_between_jobs(tmp_path):
     text = f"""\
 name: artifacts
@@ -448,6 +455,7 @@ jobs:
     assert "Artifact not found for name: missing" in use.steps[4].note
 
 
+@RUNS_BASH
 def test_a_first_upload_keeps_the_folder_layout_and_skips_hidden_files(tmp_path):
     text = one_job(f"""\
       - run: mkdir -p out/deep && echo b > out/deep/b.txt && echo h > out/.hidden
@@ -459,6 +467,7 @@ def test_a_first_upload_keeps_the_folder_layout_and_skips_hidden_files(tmp_path)
     assert run(write(tmp_path, text), tmp_path).artifacts == {"results": ["deep/b.txt"]}
 
 
+@RUNS_BASH
 @pytest.mark.parametrize("script, outcome, note", [
     ("python -m pip install --upgrade pip", "success", "offline"),
     ("pip install -r requirements.txt", "failure", "Could not open requirements file"),
@@ -471,12 +480,14 @@ def test_pip_install_steps_are_stood_in_offline(tmp_path, script, outcome, note)
     assert note in step.note
 
 
+@RUNS_BASH
 def test_mixed_pip_and_commands_run_the_commands(tmp_path):
     text = one_job("      - run: |\n          pip install --upgrade pip\n          echo ran\n")
     step = run(write(tmp_path, text), tmp_path).jobs[0].steps[0]
     assert step.kind == "run" and step.output.strip() == "ran"
 
 
+@RUNS_BASH
 def test_unknown_actions_fail_and_unknown_expressions_stop_the_run(tmp_path):
     job = run(write(tmp_path, one_job("      - uses: someone/deploy@v1\n")), tmp_path).jobs[0]
     assert job.result == "failure" and "no local stand-in" in job.steps[0].note
@@ -489,6 +500,7 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
+@RUNS_BASH
 def test_checkout_copies_what_git_would_and_a_ref_comes_from_git_archive(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -513,6 +525,7 @@ def test_checkout_copies_what_git_would_and_a_ref_comes_from_git_archive(tmp_pat
     assert job.steps[2].output.split("\n")[:2] == ["working tree", "committed"]
 
 
+@RUNS_BASH
 def test_script_injection_through_run_and_not_through_env(tmp_path):
     marker = tmp_path / "pwned"
     title = HOSTILE.format(marker=marker)
@@ -541,6 +554,7 @@ jobs:
     assert result.jobs[0].steps[0].output == f"Checking: {title}\n"
 
 
+@RUNS_BASH
 def test_the_seed_heredoc_breaks_bash_and_its_scripts_do_not_exist(tmp_path):
     seed = yaml.safe_load((FIXTURES / "seed" / "pr-model-check.yml").read_text())
     steps = seed["jobs"]["compare-model-performance"]["steps"]
@@ -554,6 +568,7 @@ def test_the_seed_heredoc_breaks_bash_and_its_scripts_do_not_exist(tmp_path):
     assert install.outcome == "failure" and "requirements.txt" in install.note
 
 
+@RUNS_BASH
 @pytest.mark.skipif(NODE is None, reason="actions/github-script needs Node.js")
 def test_github_script_runs_against_the_fake_api_which_refuses_other_calls(tmp_path):
     script = "\n".join([
@@ -580,6 +595,7 @@ def test_github_script_runs_against_the_fake_api_which_refuses_other_calls(tmp_p
 
 # ---- the command line -----------------------------------------------------------------
 
+@RUNS_BASH
 def test_cli_run_graph_and_json(run_cli, tmp_path):
     path = write(tmp_path, MECHANICS)
     (tmp_path / "repo").mkdir()
@@ -639,6 +655,7 @@ def assert_every_run_step_ran(result, path: Path, allowed_skips: tuple[str, ...]
             assert record.outcome == "success", f"{job.job_id}/{record.name}:\n{record.output}"
 
 
+@RUNS_BASH
 @pytest.mark.slow
 def test_data_validation_passes_clean_data_and_fails_injected_faults(tmp_path):
     path = WORKFLOW_DIR / "data-validation.yml"
@@ -660,6 +677,7 @@ def test_data_validation_passes_clean_data_and_fails_injected_faults(tmp_path):
     assert report["valid"] is False
 
 
+@RUNS_BASH
 @pytest.mark.slow
 def test_scheduled_training_trains_evaluates_gates_and_uploads(tmp_path):
     path = WORKFLOW_DIR / "scheduled-training.yml"
@@ -678,6 +696,7 @@ def test_scheduled_training_trains_evaluates_gates_and_uploads(tmp_path):
     assert "Model comparison" in result.jobs[0].summary
 
 
+@RUNS_BASH
 @pytest.mark.slow
 @pytest.mark.skipif(NODE is None, reason="the comment job's actions/github-script needs Node.js")
 def test_pr_comparison_comments_once_updates_on_a_regression_and_never_runs_the_title(
@@ -733,6 +752,7 @@ def test_a_fork_skips_the_comment_and_says_why():
     assert condition_holds(workflow.jobs["comment"].if_, same_repo, status="failure")
 
 
+@RUNS_BASH
 @pytest.mark.slow
 def test_ml_ci_lints_and_tests(tmp_path):
     path = WORKFLOW_DIR / "ml-ci.yml"
@@ -748,6 +768,7 @@ def test_ml_ci_lints_and_tests(tmp_path):
     assert int(suite.get("tests")) > 20 and int(suite.get("failures")) == 0
 
 
+@RUNS_BASH
 @pytest.mark.slow
 def test_the_complete_pipeline_runs_every_stage(tmp_path):
     path = WORKFLOW_DIR / "ml-pipeline.yml"
