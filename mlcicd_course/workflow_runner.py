@@ -498,7 +498,10 @@ def _copy_files(source: Path, files: Sequence[str], target: Path) -> None:
     for relative in files:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / relative, destination)
+        try:
+            shutil.copy2(source / relative, destination)
+        except FileNotFoundError:  # deleted since it was listed (someone is editing)
+            continue
 
 
 def _evaluate_env(env: Mapping[str, Any], context: Mapping[str, Any], **kwargs: Any
