@@ -48,7 +48,7 @@ def test_check_in_the_solution_prints_full_public_points_and_the_model_answer(ex
     solution, _ = executed
     q1 = next(text for text in solution if text.startswith("q1 ·"))
     assert q1.splitlines() == [
-        "q1 · Question 1: classify: 2/2 points",
+        "q1 · classify · 2/2 points",
         "  ✓ every statement has a label",
         "  ✓ the labels are right",
         "  Model answer:",
@@ -63,7 +63,7 @@ def test_check_in_the_solution_prints_full_public_points_and_the_model_answer(ex
 def test_check_in_the_untouched_exercise_gives_hints_and_no_model_answer(executed):
     _, exercise = executed
     q1 = next(text for text in exercise if text.startswith("q1 ·"))
-    assert "0/2 points" in q1 and "label these: A, B" in q1
+    assert "q1 · classify · 0/2 points" in q1 and "label these: A, B" in q1
     assert "Model answer" not in "".join(exercise)
     assert "Total: 0/7 points" in exercise[-1]
 

@@ -79,7 +79,10 @@ editor as long as the marker lines survive.
     hides it from `check()` (it runs only in `mlcicd grade`). The checks' points must
     add up to the question's points. Hidden means "not run by check()", not secret:
     `solutions/` is public; keep secret checks in a private solutions folder and grade
-    with `mlcicd grade --source DIR`.
+    with `mlcicd grade --source DIR`. Checks of many notebooks run at the same time, in
+    threads of one process: keep them free of process-wide changes (sys.stdout,
+    os.environ, the working folder; `contextlib.redirect_stdout` is not thread-safe),
+    and build expensive data once with `grading.helpers.fixture`.
 
 `# BEGIN CHECK SETUP` ... `# END CHECK SETUP` (code cells, outside questions)
     Imports and helpers shared by all checks of the notebook (e.g. a `@fixture` that

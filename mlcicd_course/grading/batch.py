@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,6 +140,7 @@ def grade_batch(paths: list[str | os.PathLike[str]], *,
         raise specs[exercise]  # the instructor named it: a typo is bad input
     owned = launcher is None
     launcher = launcher or default_launcher()
+    streams = sys.stdout, sys.stderr  # a check that redirects them must not keep them
     plans: list[tuple[_Submission, ExerciseSpec | None, list]] = []
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -164,6 +166,7 @@ def grade_batch(paths: list[str | os.PathLike[str]], *,
                 if progress:
                     progress(done, len(plans), item.name)
     finally:
+        sys.stdout, sys.stderr = streams
         if owned:
             launcher.close()
     return results
@@ -174,7 +177,9 @@ def _safe_grade(spec: ExerciseSpec, qid: str, code: QuestionSource, launcher: An
     """Grade one question; a failure of the grader itself scores 0 with the reason."""
     try:
         return grade_question(spec, qid, code, launcher=launcher, limits=limits)
-    except Exception as err:  # noqa: BLE001 - one broken question must not stop the batch
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # noqa: BLE001 - one broken question must not stop the batch
         question = spec.question(qid)
         return QuestionResult(spec.id, qid, question.title, 0.0, question.points, "error",
                               f"the grader could not run this question ({type(err).__name__}: "

@@ -234,7 +234,9 @@ def _run_check(check: Any, function: Any, process: LearnerProcess, values: dict[
         return outcome(False, str(err) or "the answer is not right yet")
     except LearnerError as err:
         return outcome(False, f"your code raised {err.type_name}: {err.message}")
-    except Exception as err:  # noqa: BLE001 - a check that cannot handle the answer fails it
+    except (LearnerTimeout, LearnerGone, KeyboardInterrupt):
+        raise
+    except BaseException as err:  # noqa: BLE001 - a check that cannot handle the answer fails it
         return outcome(False, f"the check could not use your answer ({type(err).__name__}: "
                               f"{err})")
     return outcome(True)

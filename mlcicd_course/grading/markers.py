@@ -26,7 +26,7 @@ _LOOKS_LIKE_MARKER = re.compile(r"^(?:BEGIN|END|EXERCISE|CHECKS?)\b")
 _BEGIN_END = re.compile(
     r"^(?P<edge>BEGIN|END)\s+(?P<region>QUESTION|SOLUTION|PROMPT|CHECKS|CHECK SETUP|"
     r"MODEL ANSWER)(?:\s+(?P<args>.*))?$")
-_EXERCISE = re.compile(rf"^EXERCISE\s+(?P<id>{_ID})(?:\s+.*)?$")
+_EXERCISE = re.compile(r"^EXERCISE\s+(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:\s+.*)?$")
 _CHECK = re.compile(r"^CHECK(?:\s+(?P<args>.*))?$")
 _SOLUTION_SUFFIX = re.compile(r"^(?P<code>.*\S)\s*#\s*SOLUTION\s*$")
 STRIPPED_REGIONS = ("CHECKS", "CHECK SETUP", "MODEL ANSWER")
@@ -375,7 +375,7 @@ def _question_info(question: dict, cells: list[Cell], name: str) -> QuestionInfo
         raise _fail(name, question["start"], f"question {qid} has points={question['points']} "
                                              f"but its checks add up to {total:g}")
     region = [c for c in cells if question["start"] <= c.index <= question["end"]]
-    title = _first_heading([c for c in region if c.cell_type == "markdown"]) or qid
+    title = short_title(_first_heading([c for c in region if c.cell_type == "markdown"])) or qid
     model = "\n\n".join(text.strip() for _, _, text in question["model"])
     return QuestionInfo(qid, title, question["points"], question["needs"], question["start"],
                         question["end"], "\n\n".join(code_parts), tuple(checks), model)
@@ -409,6 +409,13 @@ def _check_info(node: ast.FunctionDef, lines: list[str], markers: dict[int, str]
                                         "points=N and hidden)")
     return CheckInfo(node.name, points, hidden, doc.strip().splitlines()[0],
                      tuple(a.arg for a in args.args))
+
+
+def short_title(heading: str) -> str:
+    """A question's heading without "Question 3" and "(4 points)": "a drift check"."""
+    text = re.sub(r"\s*\(\s*\d+(?:\.\d+)?\s+points?\s*\)", "", heading)
+    text = re.sub(r"^(?:question|exercise)\s+\S+?\s*[:.\-–]\s*", "", text, flags=re.I)
+    return text.strip()
 
 
 def _first_heading(cells: list[Cell], level: int | None = None) -> str:

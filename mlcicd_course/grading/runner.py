@@ -125,12 +125,17 @@ class Handle:
             except subprocess.TimeoutExpired:
                 pass
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """End the channel so that a blocked reader wakes up (the descriptors stay open)."""
         if self.sock is not None:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def close(self) -> None:
+        """Close the descriptors (only once nothing reads them: numbers get reused)."""
+        if self.sock is not None:
             self.sock.close()
         for stream in (self.process.stdin, self.process.stdout) if self.process else ():
             try:
@@ -436,8 +441,9 @@ class LearnerProcess:
             except OSError:
                 pass
         self.handle.kill()
-        self.handle.close()
-        self._reader.join(timeout=2)
+        self.handle.shutdown()
+        self._reader.join(timeout=10)  # before close: a reused descriptor number must not
+        self.handle.close()            # be read by this process's reader thread
         output = self.output_tail()
         if self.state not in ("timeout", "gone"):
             self.state = "closed"

@@ -3,9 +3,12 @@
 They grade the saved notebook file with the same runner as `mlcicd grade` (the
 question's code in a fresh process, the package's checks here), run only the public
 checks, and print each check's result with a hint. The notebook is found from the
-session (JupyterLab, VS Code), or from the `# EXERCISE <id>` line that the notebook's
-first code cell ran, or from `notebook=`. Because the saved file is what gets graded,
-check() warns when the cell you ran last is not in the saved file yet.
+session (JupyterLab, VS Code, Jupyter Notebook), else among the exercise notebooks of
+the working folder: the one named by the `# EXERCISE <id>` line the kernel ran, or,
+when the kernel keeps no history (nbval), the one whose variables the kernel has; or
+from `notebook=`. Because the saved file is what gets graded, check() warns when the
+cell you ran last is not in the saved file yet. (On hosted notebooks without a file on
+the kernel's disk, such as Colab, check() cannot work: download the notebook.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.grading.bank import ExerciseSpec, load_exercise
-from mlcicd_course.grading.checking import QuestionResult, grade_question
+from mlcicd_course.grading.checking import QuestionResult, grade_question, to_python
 from mlcicd_course.grading.child import GRADING_ENV
 from mlcicd_course.grading.markers import exercise_id, question_code, scan
 from mlcicd_course.grading.notebooks import DamagedNotebook, read_cells
@@ -87,7 +90,7 @@ class SelfCheckReport:
 
 def _question_lines(result: QuestionResult, details: bool) -> list[str]:
     status = "" if result.status == "ok" else f" ({result.status})"
-    lines = [f"{result.question} · {result.title}: {_fmt(result.points)}/"
+    lines = [f"{result.question} · {result.title} · {_fmt(result.points)}/"
              f"{_fmt(result.max_points)} points{status}"]
     if result.status != "ok":
         lines.append(f"  {result.reason}")
@@ -157,17 +160,44 @@ def find_notebook(notebook: str | os.PathLike[str] | None = None) -> Path:
             if Path(candidate).is_file():
                 return Path(candidate)
     exercise = _history_exercise(_history())
-    if exercise and Path(f"{exercise}.ipynb").is_file():
-        return Path(f"{exercise}.ipynb")
-    if exercise:
-        for path in sorted(Path.cwd().glob("*.ipynb")):
-            try:
-                if exercise_id(read_cells(path)) == exercise:
-                    return path
-            except DamagedNotebook:
-                continue
+    candidates = []
+    for path in sorted(Path.cwd().glob("*.ipynb")):
+        try:
+            cells = read_cells(path)
+        except DamagedNotebook:
+            continue
+        found = exercise_id(cells)
+        if found and (exercise is None or found == exercise):
+            candidates.append((path, cells))
+    if len(candidates) == 1:
+        return candidates[0][0]
+    if len(candidates) > 1:  # no history (e.g. nbval): the notebook whose names this kernel has
+        scores = sorted(((_overlap(cells, namespace), str(path)) for path, cells in candidates),
+                        reverse=True)
+        if scores[0][0] > 0 and scores[0][0] > scores[1][0]:
+            return Path(scores[0][1])
     raise UserInputError("cannot tell which notebook to check: run the notebook's first code "
                          "cell (with its `# EXERCISE` line), or pass notebook='name.ipynb'")
+
+
+def _overlap(cells: list, namespace: dict) -> float:
+    """Share of the names a notebook's code cells define that exist in `namespace`."""
+    import ast
+
+    names: set[str] = set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(to_python(cell.source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return len(names & set(namespace)) / len(names) if names else 0.0
 
 
 def _normal(text: str) -> str:
@@ -250,5 +280,6 @@ def check_all(notebook: str | os.PathLike[str] | None = None, *, details: bool =
     except UserInputError as err:
         print(f"check_all: {err}")
         return None
+    report.model_answers.clear()  # they belong under each question: check("qN") shows them
     print(report.text(details))
     return None

@@ -1,0 +1,65 @@
+"""The course's own exercises: generated files up to date, both grading directions, links.
+
+Both directions: every notebook in solutions/ scores full marks on every question, and
+every untouched notebook in exercises/ runs cleanly and scores 0 on every question.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mlcicd_course.grading.bank import load_exercise, package_bank_dir
+from mlcicd_course.grading.batch import verify
+from mlcicd_course.grading.build import build
+from mlcicd_course.grading.markers import locate_question
+from mlcicd_course.grading.notebooks import read_cells
+from mlcicd_course.grading.runner import Limits
+from tests.conftest import ROOT
+
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+FIX = "run `make exercises` (mlcicd exercises build) and commit exercises/ and mlcicd_course/data"
+
+
+def test_the_course_has_the_exercises_of_chapters_1_and_2():
+    names = {p.stem for p in SOLUTIONS}
+    assert {"01_drift_exercises", "02_testing_exercises"} <= names
+
+
+def test_exercises_and_the_packaged_checks_are_up_to_date():
+    result = build(ROOT / "solutions", ROOT / "exercises", package_bank_dir(), check=True)
+    assert not result.stale, f"out of date: {', '.join(result.stale)}; {FIX}"
+
+
+def test_every_solution_scores_full_marks_and_every_exercise_scores_zero():
+    problems, graded = verify(ROOT / "solutions", ROOT / "exercises", jobs=2,
+                              limits=Limits(timeout=60))
+    assert not problems, "\n".join(problems)
+    assert len(graded) == 2 * len(SOLUTIONS)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_each_question_has_its_check_cell_and_the_exercise_links_its_chapter(path):
+    spec = load_exercise(path.stem, ROOT / "solutions")
+    cells = read_cells(ROOT / "exercises" / path.name)
+    for question in spec.questions:
+        located = locate_question(cells, question.id)
+        assert located.status == "ok", located.reason
+        sources = [c.source for c in cells[located.start: located.end + 1]]
+        assert any(f'check("{question.id}")' in s for s in sources), (
+            f"{path.name}: question {question.id} has no check(\"{question.id}\") cell")
+    intro = cells[0].source
+    chapter = re.search(r"\]\(\.\./notebooks/(\d\d_[\w-]+\.ipynb)\)", intro)
+    assert chapter, f"{path.name}: the first cell must link back to its chapter notebook"
+    assert (ROOT / "notebooks" / chapter.group(1)).is_file(), chapter.group(1)
+    assert chapter.group(1)[:2] == path.name[:2], "the exercise links to its own chapter"
+
+
+@pytest.mark.parametrize("name, chapter", [
+    ("01_drift_exercises", "01_why_ml_cicd_and_drift"),
+    ("02_testing_exercises", "02_testing_ml_systems"),
+])
+def test_the_chapter_links_to_its_exercise(name, chapter):
+    text = (ROOT / "notebooks" / f"{chapter}.ipynb").read_text(encoding="utf-8")
+    assert f"../exercises/{name}.ipynb" in text
