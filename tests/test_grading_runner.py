@@ -29,8 +29,15 @@ from tests.conftest import ROOT
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
 
 
+POSIX = pytest.mark.skipif(os.name != "posix", reason="fork, process groups and setrlimit "
+                                                        "are POSIX features")
+
+
 @pytest.fixture(scope="module")
 def launcher():
+    if os.name != "posix":
+        yield SpawnLauncher()
+        return
     fork = ForkLauncher(preload=("mlcicd_course.grading.child", "numpy", "pandas"))
     yield fork
     fork.close()
@@ -114,6 +121,7 @@ def test_writes_outside_the_working_folder_are_refused(launcher, tmp_path):
     assert not target.exists()
 
 
+@POSIX
 def test_a_timeout_kills_the_whole_process_group(launcher):
     answer = ("import subprocess, sys\n"
               "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
@@ -153,6 +161,7 @@ def test_a_check_that_swallows_everything_cannot_hide_a_timeout(launcher):
     assert result.status == "timeout" and result.points == 0
 
 
+@POSIX
 def test_fork_and_spawn_grade_the_fixture_identically(launcher):
     spec = load_exercise("fixture_exercise", FIXTURES / "solutions")
     for name in ("good", "monkeypatch"):
@@ -169,6 +178,7 @@ def test_fork_and_spawn_grade_the_fixture_identically(launcher):
         assert outcomes[0] == outcomes[1], name
 
 
+@POSIX
 def test_the_zygote_is_restarted_when_it_dies():
     fork = ForkLauncher(preload=())
     try:
