@@ -38,7 +38,7 @@ DEFAULT_PRELOAD = (
     "numpy", "pandas", "scipy.stats", "sklearn.base", "sklearn.linear_model",
     "sklearn.ensemble", "sklearn.tree", "sklearn.dummy", "sklearn.metrics",
     "sklearn.model_selection", "sklearn.pipeline", "sklearn.preprocessing", "sklearn.compose",
-    "sklearn.impute", "yaml", "matplotlib.pyplot", "mlcicd_course.datasets",
+    "sklearn.impute", "yaml", "mlcicd_course.datasets",
     "mlcicd_course.drift", "mlcicd_course.validation", "mlcicd_course.training",
     "mlcicd_course.evaluation", "mlcicd_course.grading", "mlcicd_course.grading.child",
 )
@@ -163,6 +163,9 @@ class SpawnLauncher:
         return Handle(process.pid, process.stdout.fileno(), process.stdin.fileno(),
                       process=process, own_group=os.name == "posix")
 
+    def prestart(self) -> None:
+        """Nothing to prepare: each question starts its own interpreter."""
+
     def close(self) -> None:
         """Nothing to stop: each process ends with its question."""
 
@@ -203,6 +206,13 @@ class ForkLauncher:
         sock = socket.socket(fileno=fds[0])
         sock.setblocking(True)
         return Handle(pid, sock.fileno(), sock.fileno(), sock=sock)
+
+    def prestart(self) -> None:
+        """Start the zygote now (it imports in the background) if it is not running."""
+        with self._lock:
+            if self._control is None or self._zygote is None or self._zygote.poll() is not None:
+                self._stop()
+                self._start()
 
     def launch(self) -> Handle:
         with self._lock:

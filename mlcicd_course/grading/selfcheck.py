@@ -223,6 +223,7 @@ def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[s
                timeout: float = 30.0) -> SelfCheckReport:
     """Run the public checks of `questions` (default: all) on the saved notebook."""
     path = find_notebook(notebook)
+    _launcher().prestart()  # the warm process imports while the checks are prepared here
     try:
         cells = read_cells(path)
     except DamagedNotebook as err:
