@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import pytest
 
 from mlcicd_course.grading.bank import load_exercise, package_bank_dir
@@ -63,3 +64,28 @@ def test_each_question_has_its_check_cell_and_the_exercise_links_its_chapter(pat
 def test_the_chapter_links_to_its_exercise(name, chapter):
     text = (ROOT / "notebooks" / f"{chapter}.ipynb").read_text(encoding="utf-8")
     assert f"../exercises/{name}.ipynb" in text
+
+
+@pytest.mark.parametrize("body, points, status", [
+    ("    pass", 0, "ok"),                        # asserts nothing: passes every model
+    ("    assert True", 0, "ok"),
+    # fails every model, but by crashing (the notebook's own try-cell stops at it)
+    ("    raise NotImplementedError", 0, "error"),
+    ("    accuracy = accuracy_score(test_data[TARGET], model.predict(test_data[FEATURES]))\n"
+     "    assert accuracy >= 0.80, f'accuracy {accuracy:.3f}'", 3, "ok"),  # the seed's 0.80 bar
+])
+def test_a_learner_test_earns_points_only_for_telling_models_apart(tmp_path, body, points,
+                                                                   status):
+    from mlcicd_course.grading.batch import grade_batch
+
+    notebook = nbformat.read(ROOT / "solutions" / "02_testing_exercises.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells
+                if c.source.startswith("def test_accuracy_is_at_least_85_percent"))
+    head = cell.source.split("    # BEGIN SOLUTION")[0]
+    cell.source = head + body + "\n"
+    nbformat.write(notebook, tmp_path / "02_testing_exercises.ipynb")
+    [result] = grade_batch([tmp_path / "02_testing_exercises.ipynb"], jobs=2)
+    q1 = result.questions[0]
+    assert (q1.question, q1.status) == ("q1", status)
+    assert q1.points == points, [(c.name, c.passed, c.message) for c in q1.checks]
+    assert [q.points for q in result.questions[1:]] == [4, 2], "the other answers still count"
