@@ -33,6 +33,7 @@ what order.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import itertools
@@ -91,8 +92,10 @@ class RunOptions:
     {"github.event.pull_request.title": "..."}; `env` adds variables to every step;
     `matrix` keeps only the matrix entries with these values; `trees` maps a git ref to a
     folder that actions/checkout uses for it; `workdir` keeps every workspace and
-    artifact there (default: a temporary folder, removed afterwards); `github_api` is the
-    JSON file of the fake GitHub API (default: in the work folder).
+    artifact there (its jobs/ and artifacts/ are emptied first; default: a temporary
+    folder, removed afterwards); `github_api` is the JSON file of the fake GitHub API
+    (default: in the work folder; give the same file to two runs to see a comment
+    updated).
     """
 
     event: str = "push"
@@ -411,33 +414,23 @@ def run_workflow(workflow: Workflow | str | Path, options: RunOptions | None = N
     if bash is None:
         raise UserInputError("bash not found: the local runner runs `run:` steps with bash "
                              "(on Windows, use Git Bash or WSL)")
-    workdir_context = (_kept(options.workdir) if options.workdir else
-                       tempfile.TemporaryDirectory(prefix="mlcicd-run-"))
+    if options.workdir:
+        Path(options.workdir).mkdir(parents=True, exist_ok=True)
+        workdir_context: Any = contextlib.nullcontext(str(options.workdir))
+    else:
+        workdir_context = tempfile.TemporaryDirectory(prefix="mlcicd-run-")
+    spec = workflow.on[options.event]
+    notes = (["paths filters are not evaluated locally"]
+             if {"paths", "paths-ignore"} & set(spec) else [])
     with workdir_context as folder:
         workdir = Path(folder)
         session = _Session(workflow, options, repo, workdir, bash, context)
-        notes = [note for event, note in (("paths", "paths filters are not evaluated locally"),)
-                 if any(event in spec for spec in workflow.on.values())]
         for job_id in order:
             if job_id in selected:
                 session.run_job(workflow.jobs[job_id])
         result = RunResult(workflow.name, options.event, session.results, workdir,
                            session.artifact_listing(), notes)
     return result
-
-
-class _kept:
-    """A context manager that yields a folder and leaves it in place."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> str:
-        self.path.mkdir(parents=True, exist_ok=True)
-        return str(self.path)
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def guess_repository(workflow_path: Path) -> Path:
@@ -698,7 +691,9 @@ class _Session:
         self.job_results: dict[str, str] = {}
         self.job_outputs: dict[str, dict[str, str]] = {}
         self.artifacts = workdir / "artifacts"
-        self.artifacts.mkdir(parents=True, exist_ok=True)
+        for folder in (self.artifacts, workdir / "jobs"):  # a kept folder starts afresh
+            shutil.rmtree(folder, ignore_errors=True)
+        self.artifacts.mkdir(parents=True)
         self.api_state = (Path(options.github_api) if options.github_api
                           else workdir / "github-api.json")
         self.api_state.parent.mkdir(parents=True, exist_ok=True)
