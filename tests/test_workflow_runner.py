@@ -468,6 +468,34 @@ def test_a_first_upload_keeps_the_folder_layout_and_skips_hidden_files(tmp_path)
 
 
 @RUNS_BASH
+def test_a_kept_work_folder_starts_afresh_on_the_next_run(tmp_path):
+    text = one_job(f"""\
+      - run: echo ok > report.txt
+      - uses: {UPLOAD}
+        with:
+          name: report
+          path: report.txt
+""")
+    path = write(tmp_path, text)
+    for _ in range(2):
+        result = run(path, tmp_path, workdir=tmp_path / "kept")
+        assert result.ok and result.artifacts == {"report": ["report.txt"]}
+
+
+@RUNS_BASH
+def test_secrets_must_be_given_explicitly(run_cli, tmp_path):
+    text = one_job("      - env:\n          TOKEN: ${{ secrets.DEPLOY_TOKEN }}\n"
+                   "        run: test \"$TOKEN\" = s3cret\n")
+    path = write(tmp_path, text)
+    (tmp_path / "repo").mkdir()
+    missing = run_cli("workflow", "run", path, "--repo", tmp_path / "repo")
+    assert missing.returncode == 2 and "unknown expression secrets.DEPLOY_TOKEN" in missing.stderr
+    given = run_cli("workflow", "run", path, "--repo", tmp_path / "repo",
+                    "--secret", "DEPLOY_TOKEN=s3cret")
+    assert given.returncode == 0, given.stdout
+
+
+@RUNS_BASH
 @pytest.mark.parametrize("script, outcome, note", [
     ("python -m pip install --upgrade pip", "success", "offline"),
     ("pip install -r requirements.txt", "failure", "Could not open requirements file"),
