@@ -639,6 +639,13 @@ def test_cli_run_graph_and_json(run_cli, tmp_path):
     assert json.loads(graph.stdout)["order"] == ["first", "second", "third"]
 
 
+def test_cli_graph_draws_a_png(run_cli, tmp_path):
+    png = tmp_path / "pictures" / "graph.png"
+    result = run_cli("workflow", "graph", WORKFLOW_DIR / "ml-pipeline.yml", "--png", png)
+    assert result.returncode == 0 and "6 of 6 jobs run" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--input", "novalue"], "--input expects NAME=VALUE"),
     (["--event", "release"], "event must be one of"),

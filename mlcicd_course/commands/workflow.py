@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     graph.add_argument("--event", default="push", help="push, pull_request, schedule or "
                        "workflow_dispatch (%(default)s)")
     graph.add_argument("--format", choices=("text", "mermaid", "json"), default="text")
+    graph.add_argument("--png", metavar="FILE.png", help="also draw the graph into a PNG file")
     graph.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                        dest="context", help="override a context value, e.g. "
                        "github.event.pull_request.head.repo.full_name=someone/fork")
@@ -121,6 +122,19 @@ def _graph(args: argparse.Namespace) -> int:
         print(graph.to_mermaid())
     else:
         print(graph.to_text())
+    if args.png:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        png = Path(args.png)
+        if png.is_dir():
+            raise UserInputError(f"--png {png} is a folder; give a file path")
+        png.parent.mkdir(parents=True, exist_ok=True)
+        axes = graph.plot()
+        axes.figure.tight_layout()
+        axes.figure.savefig(png)
+        plt.close(axes.figure)
     return 0
 
 
