@@ -716,6 +716,12 @@ class _Session:
             self.job_results[job.id] = "skipped"
             self.job_outputs[job.id] = {}
             return
+        if job.uses:
+            self.results.append(JobResult(job.id, job.name, "failure", note=(
+                f"calls the reusable workflow {job.uses}, which the local runner does not run")))
+            self.job_results[job.id] = "failure"
+            self.job_outputs[job.id] = {}
+            return
         combos = expand_matrix(job, base) if job.matrix else [{}]
         unknown = sorted(set(self.options.matrix) - set().union(*combos)) if job.matrix else []
         if unknown:

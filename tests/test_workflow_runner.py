@@ -483,6 +483,14 @@ def test_a_kept_work_folder_starts_afresh_on_the_next_run(tmp_path):
 
 
 @RUNS_BASH
+def test_a_reusable_workflow_job_is_reported_not_silently_passed(tmp_path):
+    text = ("name: t\non: push\npermissions:\n  contents: read\njobs:\n  call:\n"
+            "    uses: ./.github/workflows/other.yml\n")
+    job = run(write(tmp_path, text), tmp_path).jobs[0]
+    assert job.result == "failure" and "reusable workflow" in job.note
+
+
+@RUNS_BASH
 def test_secrets_must_be_given_explicitly(run_cli, tmp_path):
     text = one_job("      - env:\n          TOKEN: ${{ secrets.DEPLOY_TOKEN }}\n"
                    "        run: test \"$TOKEN\" = s3cret\n")
