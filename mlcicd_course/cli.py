@@ -3,7 +3,9 @@
 Exit codes, the same for every command: 0 ok, 1 the check failed (drift found, data
 invalid, a gate failed, ...), 2 bad usage or unreadable input, reported in one line.
 Each command group lives in its own module under `mlcicd_course.commands` and adds
-itself with `register(subparsers)`; its handler returns the exit code.
+itself with `register(subparsers)`; its handler returns the exit code. `COMMANDS` maps
+each top-level command to its module, so that running one command imports only the
+libraries that command needs (scikit-learn and scipy take a second or more to import).
 """
 
 from __future__ import annotations
@@ -16,14 +18,20 @@ from collections.abc import Sequence
 from mlcicd_course import __version__
 from mlcicd_course.errors import UserInputError
 
-COMMAND_MODULES = (
-    "mlcicd_course.commands.data",
-    "mlcicd_course.commands.doctor",
-    "mlcicd_course.commands.drift",
-    "mlcicd_course.commands.grading",
-    "mlcicd_course.commands.testing",
-    "mlcicd_course.commands.workflow",
-)
+COMMANDS = {
+    "data": "mlcicd_course.commands.data",
+    "doctor": "mlcicd_course.commands.doctor",
+    "drift": "mlcicd_course.commands.drift",
+    "exercises": "mlcicd_course.commands.grading",
+    "grade": "mlcicd_course.commands.grading",
+    "schema": "mlcicd_course.commands.testing",
+    "validate": "mlcicd_course.commands.testing",
+    "train": "mlcicd_course.commands.testing",
+    "evaluate": "mlcicd_course.commands.testing",
+    "compare": "mlcicd_course.commands.testing",
+    "workflow": "mlcicd_course.commands.workflow",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -35,13 +43,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every registered command."""
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """The parser with the commands of `modules` (default: every command)."""
     parser = OneLineParser(prog="mlcicd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mlcicd {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        parser_class=OneLineParser)
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -49,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raise for a user's mistake)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    named = COMMANDS.get(argv[0]) if argv else None
+    parser = build_parser([named] if named else COMMAND_MODULES)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -10,6 +10,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Deliberately broken workflows and tampered notebooks are test data: with --nbval,
+# pytest would otherwise try to run the fixture notebooks themselves.
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture
 def run_cli(tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -52,3 +54,32 @@ def test_no_command_prints_help_and_exits_2(run_cli):
 def test_version(run_cli):
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("mlcicd ")
+
+
+def test_the_command_map_names_exactly_what_each_module_registers():
+    registered = {}
+    for module in cli.COMMAND_MODULES:
+        for path in all_command_paths_of(cli.build_parser([module])):
+            registered.setdefault(path[0], module)
+    assert registered == cli.COMMANDS
+
+
+def all_command_paths_of(parser: argparse.ArgumentParser) -> list[list[str]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return [[name] for name in action.choices]
+    return []
+
+
+def test_running_one_command_does_not_import_the_others():
+    probe = (
+        "import sys\n"
+        "from mlcicd_course import cli\n"
+        "try:\n"
+        "    cli.main(['data', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m in ('sklearn', 'scipy', 'mlcicd_course.drift')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
