@@ -79,7 +79,8 @@ def test_running_one_command_does_not_import_the_others():
         "    cli.main(['data', '--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(sorted(m for m in sys.modules if m in ('sklearn', 'scipy', 'mlcicd_course.drift')))\n"
+        "heavy = ('sklearn', 'scipy', 'mlcicd_course.drift')\n"
+        "print(sorted(m for m in sys.modules if m in heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
