@@ -54,7 +54,7 @@ exercises: $(STAMP)
 	$(BIN)/mlcicd exercises build
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlcicd_course tests scripts bench
+	$(BIN)/ruff check mlcicd_course tests scripts bench examples
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
