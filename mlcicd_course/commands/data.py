@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlcicd_course import datasets
+from mlcicd_course.commands import comma_separated
 from mlcicd_course.errors import UserInputError
 
 
@@ -53,17 +54,13 @@ def _generate(args: argparse.Namespace) -> int:
         concept_drift=args.concept_drift,
         churn_rate=args.churn_rate,
         missing_rate=args.missing_rate,
-        faults=_split(args.faults),
-        fault_months=tuple(_int(m, "--fault-months") for m in _split(args.fault_months)),
+        faults=comma_separated(args.faults),
+        fault_months=tuple(_int(m, "--fault-months") for m in comma_separated(args.fault_months)),
     )
     datasets.sample(0, churn_rate=args.churn_rate, missing_rate=args.missing_rate)  # validates
     paths = datasets.write_dataset(scenario, args.out)
     print(f"wrote {len(paths) - 1} monthly batches and data_card.json to {args.out}")
     return 0
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def _int(text: str, option: str) -> int:

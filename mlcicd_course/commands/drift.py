@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mlcicd_course import drift
+from mlcicd_course.commands import comma_separated
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.fileio import read_csv, write_text_atomic
 
@@ -48,8 +49,8 @@ def _run(args: argparse.Namespace) -> int:
         correction=args.correction,
         method=args.method,
         drift_share=args.drift_share,
-        columns=_split(args.columns) or None,
-        ignore=_split(args.ignore),
+        columns=comma_separated(args.columns) or None,
+        ignore=comma_separated(args.ignore),
     )
     reference = read_csv(args.reference, what="reference")
     current = read_csv(args.current, what="current")
@@ -69,7 +70,3 @@ def _run(args: argparse.Namespace) -> int:
             print(f"note: {row.feature}: {'; '.join(row.notes)}")
     print(f"rule: {report.rule}")
     return EXIT_DRIFT if report.dataset_drift else EXIT_NO_DRIFT
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
