@@ -94,7 +94,7 @@ def test_pipeline_steps_and_seed(config):
 
 
 def test_pipeline_imputes_with_the_training_median_and_scales():
-    """The seed's preprocessing unit tests, run on the package's own pipeline."""
+    """The source chapter's preprocessing unit tests, run on the package's own pipeline."""
     config = training.TrainingConfig(training.FeatureSpec("y", ("a", "b"), ()))
     pipeline = training.build_pipeline(config)
     x = pd.DataFrame({"a": [1, 2, np.nan, 4], "b": [5, np.nan, 7, 8]})
