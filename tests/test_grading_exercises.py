@@ -72,7 +72,7 @@ def test_the_chapter_links_to_its_exercise(name, chapter):
     # fails every model, but by crashing (the notebook's own try-cell stops at it)
     ("    raise NotImplementedError", 0, "error"),
     ("    accuracy = accuracy_score(test_data[TARGET], model.predict(test_data[FEATURES]))\n"
-     "    assert accuracy >= 0.80, f'accuracy {accuracy:.3f}'", 3, "ok"),  # the source chapter's 0.80 bar
+     "    assert accuracy >= 0.80, f'accuracy {accuracy:.3f}'", 3, "ok"),  # the source's 0.80 bar
 ])
 def test_a_learner_test_earns_points_only_for_telling_models_apart(tmp_path, body, points,
                                                                    status):
