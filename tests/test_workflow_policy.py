@@ -258,8 +258,8 @@ def test_local_and_docker_uses():
 
 
 def test_the_same_artifact_name_in_two_jobs_is_one_upload_too_many():
-    upload = ("      - uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
-              " # v7.0.0\n        with:\n          name: report\n          path: r.txt\n")
+    upload = ("      - uses: actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a"
+              " # v7.0.1\n        with:\n          name: report\n          path: r.txt\n")
     job = HARDENED.split("jobs:\n")[1]
     text = HARDENED + upload + job.replace("  build:", "  again:") + upload
     found = findings(text)
@@ -274,8 +274,8 @@ def test_the_same_artifact_name_in_two_jobs_is_one_upload_too_many():
 def test_a_matrix_upload_named_after_the_matrix_is_unique():
     text = HARDENED.replace("    steps:", "    strategy:\n      matrix:\n        python: "
                             "[\"3.11\", \"3.12\"]\n    steps:") + (
-        "      - uses: actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"
-        " # v7.0.0\n        with:\n          name: report-${{ matrix.python }}\n"
+        "      - uses: actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a"
+        " # v7.0.1\n        with:\n          name: report-${{ matrix.python }}\n"
         "          path: r.txt\n")
     assert findings(text) == []
 

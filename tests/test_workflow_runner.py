@@ -42,7 +42,7 @@ from tests.conftest import ROOT
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
 CHECKOUT = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"
-UPLOAD = "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0"
+UPLOAD = "actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a # v7.0.1"
 DOWNLOAD = "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1"
 HOSTILE = 'x"; touch {marker}; echo "$(touch {marker}) `touch {marker}`'
 NODE = shutil.which("node")
