@@ -3,7 +3,8 @@
 Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]
 (default: every notebook in notebooks/ and solutions/). Each notebook runs in its own
 folder with the current environment's Python, PYTHONHASHSEED=0 and the Agg backend for
-files, so two runs give the same outputs. Prints the wall time of each notebook.
+files, so two runs give the same outputs; consecutive prints are stored as one stream
+output, so a re-run changes a file only where an output really changed. Prints the wall time of each notebook.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def execute(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     os.environ["PYTHONHASHSEED"] = "0"
     client = NotebookClient(notebook, timeout=120, kernel_name=KERNEL,
+                            coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
