@@ -45,6 +45,13 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON") -> Any:
         raise UserInputError(f"{what} file is not valid JSON: {path}: {err}") from None
 
 
+def refuse_folder_outputs(*outputs: tuple[str, str | os.PathLike[str] | None]) -> None:
+    """Refuse (option, path) pairs whose path is a folder; call before any work is done."""
+    for option, path in outputs:
+        if path is not None and Path(path).is_dir():
+            raise UserInputError(f"{option} is a folder, give a file path: {path}")
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write `text` to `path` via a temporary file and a rename.
 

@@ -29,7 +29,7 @@ from typing import Any
 import joblib
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_json, write_json
+from mlcicd_course.fileio import read_json, refuse_folder_outputs, write_json
 
 META_SUFFIX = ".meta.json"
 FORMAT = "mlcicd-model/1"
@@ -94,9 +94,8 @@ def save_model(
     `metadata`. Both files are written via temporary files and renames, so an error
     leaves any earlier model untouched.
     """
+    refuse_folder_outputs(("model output path", path))
     path = Path(path)
-    if path.is_dir():
-        raise UserInputError(f"model output path is a folder, expected a file: {path}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.fileio import refuse_folder_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -156,9 +157,8 @@ def _grade(args: argparse.Namespace) -> int:
     from mlcicd_course.grading.feedback import github_report, write_feedback
 
     limits, launcher = _make_limits(args)
+    refuse_folder_outputs(("--out", args.out))
     out = Path(args.out)
-    if out.is_dir():
-        raise UserInputError(f"--out is a folder, expected a CSV file path: {out}")
     if args.source and not Path(args.source).is_dir():
         raise UserInputError(f"--source folder not found: {args.source}")
     results = grade_batch(args.paths, source=args.source, exercise=args.exercise,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlcicd_course import comparison, evaluation, modelstore, reporting, training, validation
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, write_json, write_text_atomic
+from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_json, write_text_atomic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,15 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=_compare)
 
 
-def _outputs(*pairs: tuple[str, str | None]) -> None:
-    """Refuse output paths that are folders before any work is done."""
-    for option, path in pairs:
-        if path is not None and Path(path).is_dir():
-            raise UserInputError(f"{option} {path} is a folder; give a file path")
-
-
 def _schema_infer(args: argparse.Namespace) -> int:
-    _outputs(("--out", args.out))
+    refuse_folder_outputs(("--out", args.out))
     if args.max_categories < 1:
         raise UserInputError(f"--max-categories must be at least 1, got {args.max_categories}")
     frame = read_csv(args.data, what="reference data")
@@ -114,7 +107,7 @@ def _schema_infer(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    _outputs(("--json", args.json), ("--markdown", args.markdown))
+    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
     schema = validation.load_schema(args.schema)
     report = validation.validate_file(args.data, schema)
     print(f"{args.data}: {report.summary()}")
@@ -128,7 +121,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    _outputs(("--out", args.out), ("--metrics", args.metrics))
+    refuse_folder_outputs(("--out", args.out), ("--metrics", args.metrics))
     config = training.load_config(args.config)
     frame = read_csv(args.data, what="training data")
     trained = training.train(frame, config)
@@ -153,7 +146,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    _outputs(("--out", args.out), ("--markdown", args.markdown))
+    refuse_folder_outputs(("--out", args.out), ("--markdown", args.markdown))
     loaded = modelstore.load_model(args.model)
     frame = read_csv(args.data, what="test data")
     result = evaluation.evaluate(loaded, frame)
@@ -169,7 +162,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    _outputs(("--out", args.out), ("--markdown", args.markdown), ("--summary", args.summary))
+    refuse_folder_outputs(("--out", args.out), ("--markdown", args.markdown),
+                          ("--summary", args.summary))
     frame = read_csv(args.data, what="test data")
     baseline = comparison.evaluation_from(args.baseline, frame, what="baseline")
     candidate = comparison.evaluation_from(args.candidate, frame, what="candidate")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.fileio import refuse_folder_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -127,9 +128,8 @@ def _graph(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        refuse_folder_outputs(("--png", args.png))
         png = Path(args.png)
-        if png.is_dir():
-            raise UserInputError(f"--png {png} is a folder; give a file path")
         png.parent.mkdir(parents=True, exist_ok=True)
         axes = graph.plot()
         axes.figure.tight_layout()
