@@ -79,6 +79,8 @@ def test_columns_alpha_correction_and_share_options(batches, tmp_path, capsys):
      "column 'nope' is not in the reference data"),
     (lambda b, t: [b["reference"], b["same"], "--alpha", "2"], "alpha must be between 0 and 1"),
     (lambda b, t: [b["reference"], b["same"], "--ignore", "zz"], "'zz'"),
+    (lambda b, t: [b["reference"], b["same"], "--json", t], "--json is a folder"),
+    (lambda b, t: [b["reference"], b["same"], "--markdown", t], "--markdown is a folder"),
 ])
 def test_bad_input_exits_2_with_one_line(batches, tmp_path, capsys, make_args, message):
     code, out, err = run(capsys, *make_args(batches, tmp_path))

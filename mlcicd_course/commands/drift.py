@@ -7,7 +7,7 @@ import argparse
 from mlcicd_course import drift
 from mlcicd_course.commands import comma_separated
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, write_text_atomic
+from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_text_atomic
 
 EXIT_NO_DRIFT, EXIT_DRIFT = 0, 1
 
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
     options = drift.DriftOptions(
         alpha=args.alpha,
         correction=args.correction,
