@@ -85,6 +85,7 @@ def test_fail_under_exits_1_when_a_notebook_scores_too_little(run_cli, batch, tm
      "no solution notebook"),
     (["submitted", "--out", "g.csv", "--source", "nowhere"], "--source folder not found"),
     (["empty-folder", "--out", "g.csv"], "no notebooks"),
+    (["submitted", "--out", "g.csv", "--feedback", "g.csv"], "--feedback is a file"),
 ])
 def test_grade_bad_input_is_one_line_and_exit_2(batch, tmp_path, args, message, monkeypatch,
                                                  capsys):

@@ -161,6 +161,8 @@ def _grade(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.source and not Path(args.source).is_dir():
         raise UserInputError(f"--source folder not found: {args.source}")
+    if args.feedback and Path(args.feedback).exists() and not Path(args.feedback).is_dir():
+        raise UserInputError(f"--feedback is a file, give a folder: {args.feedback}")
     results = grade_batch(args.paths, source=args.source, exercise=args.exercise,
                           jobs=args.jobs, limits=limits, launcher=launcher, progress=_progress)
     try:
