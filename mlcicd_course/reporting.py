@@ -10,11 +10,12 @@ three decimals, deltas with a sign, p-values below 0.001 as "p < 0.001".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlcicd_course.comparison import Comparison
-from mlcicd_course.evaluation import METRICS
 from mlcicd_course.markdown import fmt, fmt_delta, fmt_p, markdown_table
+
+if TYPE_CHECKING:  # the model modules import scikit-learn; data validation needs neither
+    from mlcicd_course.comparison import Comparison
 
 COMPARISON_MARKER = "<!-- mlcicd-model-comparison -->"
 VALIDATION_MARKER = "<!-- mlcicd-data-validation -->"
@@ -34,6 +35,8 @@ def _short_sha(sha: str | None) -> str:
 
 
 def _metrics_rows(result: Comparison) -> list[list[str]]:
+    from mlcicd_course.evaluation import METRICS
+
     rows = []
     for metric in METRICS:
         b = result.baseline["metrics"].get(metric)
@@ -137,6 +140,8 @@ def confusion_table(confusion: Mapping[str, Any]) -> str:
 
 def evaluation_markdown(evaluation: Mapping[str, Any]) -> str:
     """An evaluation (the dict `mlcicd evaluate` writes) as a job-summary section."""
+    from mlcicd_course.evaluation import METRICS
+
     metrics = evaluation["metrics"]
     dist = evaluation["prediction_distribution"]
     model = evaluation.get("model", {})

@@ -1,8 +1,8 @@
-"""`mlcicd schema infer`, `validate`, `train`, `evaluate`, `compare`: the testing chapter's CLI.
+"""`mlcicd train`, `evaluate`, `compare`: the testing chapter's model commands.
 
-Exit codes: 0 ok; 1 the data is invalid (validate) or a gate failed (compare);
-2 bad input (missing or unreadable file, malformed CSV or YAML, missing or unexpected
-columns, wrong dtypes or missing labels where a model needs them, a corrupt model).
+Exit codes: 0 ok; 1 a gate failed (compare); 2 bad input (missing or unreadable file,
+malformed CSV or YAML, missing or unexpected columns, wrong dtypes or missing labels where
+a model needs them, a corrupt model).
 Every output is written only after all inputs were read and checked, and atomically.
 """
 
@@ -11,39 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mlcicd_course import comparison, evaluation, modelstore, reporting, training, validation
-from mlcicd_course.errors import UserInputError
+from mlcicd_course import comparison, evaluation, modelstore, reporting, training
 from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_json, write_text_atomic
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    schema = subparsers.add_parser("schema", help="data schemas for validation",
-                                   description="Data schemas for `mlcicd validate`.")
-    schema_commands = schema.add_subparsers(dest="schema_command", metavar="SUBCOMMAND",
-                                            parser_class=type(schema), required=True)
-    infer = schema_commands.add_parser(
-        "infer", help="draft a YAML schema from reference data",
-        description="Draft a YAML schema from reference data: dtypes, missing rates, observed "
-                    "ranges, allowed categories, unique keys, row counts. Review it before "
-                    "use: observed ranges are narrower than what is valid.")
-    infer.add_argument("data", metavar="DATA.csv", help="reference data")
-    infer.add_argument("--out", required=True, metavar="SCHEMA.yaml", help="file to write")
-    infer.add_argument("--max-categories", type=int, default=20,
-                       help="text columns with at most this many values get an allowed set "
-                            "(%(default)s)")
-    infer.set_defaults(handler=_schema_infer)
-
-    validate = subparsers.add_parser(
-        "validate", help="check a CSV against a schema (exit 1 = invalid data)",
-        description="Check a CSV file against a YAML schema and list every failure. "
-                    "Exit 0 valid, 1 invalid, 2 unreadable input.")
-    validate.add_argument("data", metavar="DATA.csv")
-    validate.add_argument("--schema", required=True, metavar="SCHEMA.yaml")
-    validate.add_argument("--json", metavar="PATH", help="also write the report as JSON")
-    validate.add_argument("--markdown", metavar="PATH",
-                          help="also write the report as markdown (e.g. $GITHUB_STEP_SUMMARY)")
-    validate.set_defaults(handler=_validate)
-
     train = subparsers.add_parser(
         "train", help="train a model from a YAML config",
         description="Train the pipeline described by a YAML config on a CSV file, with "
@@ -89,35 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--alpha", type=float, default=comparison.DEFAULT_ALPHA,
                          help="significance level of the paired test (%(default)s)")
     compare.set_defaults(handler=_compare)
-
-
-def _schema_infer(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--out", args.out))
-    if args.max_categories < 1:
-        raise UserInputError(f"--max-categories must be at least 1, got {args.max_categories}")
-    frame = read_csv(args.data, what="reference data")
-    schema = validation.infer_schema(frame, max_categories=args.max_categories)
-    header = (f"Draft schema inferred by `mlcicd schema infer` from {Path(args.data).name} "
-              f"({len(frame)} rows).\nReview it: observed ranges and category sets are "
-              "narrower than what is valid.")
-    validation.save_schema(schema, args.out, header=header)
-    print(f"wrote a draft schema for {len(schema.columns)} columns to {args.out}; "
-          "review it before use")
-    return 0
-
-
-def _validate(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
-    schema = validation.load_schema(args.schema)
-    report = validation.validate_file(args.data, schema)
-    print(f"{args.data}: {report.summary()}")
-    for failure in report.failures:
-        print(f"  {failure.line()}")
-    if args.json:
-        write_json(args.json, report.to_dict())
-    if args.markdown:
-        write_text_atomic(args.markdown, reporting.validation_markdown(report.to_dict()))
-    return 0 if report.valid else 1
 
 
 def _train(args: argparse.Namespace) -> int:
