@@ -16,12 +16,13 @@ PYTEST_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          --nbval-cell-timeout=120
 
-.PHONY: help setup lab test test-fast notebooks exercises lint clean
+.PHONY: help setup lab test test-fast test-github-env notebooks exercises lint clean
 
 help:
 	@echo "make lab        set up (first time) and open the course in JupyterLab"
 	@echo "make test       set up (first time) and run every test: package + notebooks"
 	@echo "make test-fast  package tests only, no notebooks"
+	@echo "make test-github-env  test-fast with the variables a GitHub runner sets"
 	@echo "make notebooks  re-execute and save every notebook in notebooks/ and solutions/"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make lint       ruff over the package, tests and scripts"
@@ -46,6 +47,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
+
+# The package tests as they run on GitHub: CI, GITHUB_ACTIONS, a real GITHUB_STEP_SUMMARY
+# file, ... (`mlcicd workflow env`). No test may depend on them.
+test-github-env: $(STAMP)
+	$(BIN)/mlcicd workflow env -- $(BIN)/python -m pytest -n $(JOBS) tests $(PYTEST_ARGS)
 
 # Solutions print check() results from the packaged checks, so build those first.
 notebooks: $(STAMP)

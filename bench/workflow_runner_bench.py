@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlcicd_course.workflow_runner import RunOptions, repository_files, run_workflow
+from mlcicd_course.workflows import RunOptions, repository_files, run_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_COMMANDS = "mlcicd_course.commands.validation"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,19 @@ ROOT = Path(__file__).resolve().parent.parent
 # Deliberately broken workflows and tampered notebooks are test data: with --nbval,
 # pytest would otherwise try to run the fixture notebooks themselves.
 collect_ignore_glob = ["fixtures/*"]
+
+#: Variables that CI services set (GitHub Actions: GITHUB_*, RUNNER_*, ACTIONS_*, CI).
+#: The package reads some of them (GITHUB_STEP_SUMMARY, ...), so no test may inherit them
+#: from whoever runs the suite; a test that needs one sets it itself.
+CI_VARIABLE = re.compile(r"^(GITHUB_|RUNNER_|ACTIONS_|CI$)", re.IGNORECASE)
+
+
+@pytest.fixture(autouse=True)
+def _no_ci_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test (and the processes it starts) without the caller's CI variables."""
+    for name in list(os.environ):
+        if CI_VARIABLE.match(name):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

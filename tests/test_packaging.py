@@ -50,7 +50,20 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 
 def test_python_range_is_the_same_in_both_files():
     assert pyproject()["project"]["requires-python"] == ">=3.11"
-    assert conda_specs()["python"] == ">=3.11,<3.14"
+    assert conda_specs()["python"] == ">=3.11,<3.15"
+
+
+def test_every_supported_python_is_tested_and_documented():
+    """The range in environment.yml, the CI matrices and the README name the same versions."""
+    upper = re.fullmatch(r">=3\.11,<3\.(\d+)", conda_specs()["python"])
+    supported = [f"3.{minor}" for minor in range(11, int(upper.group(1)))]
+    assert "3.14" in supported
+    for name, job in (("ml-ci.yml", "test"), ("course-ci.yml", "linux")):
+        workflow = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+        assert workflow["jobs"][job]["strategy"]["matrix"]["python"] == supported, name
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"Python 3.11-{supported[-1]}" in readme
+    assert f"{', '.join(supported[:-1])} and {supported[-1]}" in readme
 
 
 def test_console_script_points_at_the_cli():

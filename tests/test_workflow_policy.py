@@ -16,7 +16,8 @@ import yaml
 
 from mlcicd_course import workflows
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.workflow_runner import job_graph
+from mlcicd_course.workflows import job_graph
+from mlcicd_course.workflows.rules_pins import pins
 from tests.conftest import ROOT
 
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -24,6 +25,7 @@ WORKFLOWS = sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
 FIXTURES = ROOT / "tests" / "fixtures" / "workflows"
 BAD = sorted(FIXTURES.glob("bad_*.yml"))
 SEED = sorted((FIXTURES / "seed").glob("*.yml"))
+PINNED = [*WORKFLOWS, ROOT / "classroom" / "autograde.yml"]
 TAUGHT = ("ml-ci", "data-validation", "scheduled-training", "pr-model-comparison",
           "ml-pipeline")
 
@@ -76,14 +78,50 @@ def test_every_workflow_passes_every_policy_rule(path):
     assert found == [], "\n".join(map(str, found))
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=names(WORKFLOWS))
-def test_actions_use_the_recorded_pins(path):
-    workflow = workflows.load_workflow(path)
-    for _, step in workflows.iter_steps(workflow):
-        if step.action in workflows.ACTION_PINS:
-            version, sha = workflows.ACTION_PINS[step.action]
-            line = workflow.source_line(workflow.line("jobs", _.id, "steps", step.index, "uses"))
-            assert step.ref == sha and f"# {version}" in line, line
+PIN_RULES = ["unpinned-uses", "version-comment", "known-sha", "consistent-pins"]
+
+
+def test_the_workflow_files_are_the_record_of_the_pins():
+    """Every pin is a full SHA with its version, and the same in every file, the classroom
+    template included (Dependabot does not update it, so a drift must fail here)."""
+    loaded = [workflows.load_workflow(p) for p in PINNED]
+    found = workflows.check_workflows(loaded, PIN_RULES)
+    assert found == [], "\n".join(map(str, found))
+    pinned = {action for action, *_ in pins(loaded)}
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact"} <= pinned
+
+
+def copies(tmp_path: Path, old: str, new: str, names: tuple[str, ...] = ()) -> list[Path]:
+    """The workflows and the classroom template copied to tmp_path, `old` -> `new` in the
+    files whose name is in `names` (all when empty)."""
+    copied = []
+    for path in PINNED:
+        text = path.read_text()
+        if not names or path.name in names:
+            text = text.replace(old, new)
+        copied.append(tmp_path / path.name)
+        copied[-1].write_text(text)
+    return copied
+
+
+CHECKOUT_PIN = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1"
+BUMPED_PIN = "actions/checkout@" + "ab" * 20 + " # v7.1.0"
+
+
+def test_a_dependabot_update_of_every_workflow_passes_on_its_own(tmp_path):
+    files = copies(tmp_path, CHECKOUT_PIN, BUMPED_PIN)
+    assert sum(BUMPED_PIN in f.read_text() for f in files) == len(files)
+    found = workflows.check_workflows([workflows.load_workflow(f) for f in files])
+    assert found == [], "\n".join(map(str, found))
+
+
+def test_a_pin_left_behind_in_the_classroom_template_is_caught(tmp_path):
+    bumped = tuple(p.name for p in WORKFLOWS)  # what Dependabot updates: not classroom/
+    files = copies(tmp_path, CHECKOUT_PIN, BUMPED_PIN, bumped)
+    found = workflows.check_workflows([workflows.load_workflow(f) for f in files], PIN_RULES)
+    assert {f.rule for f in found} == {"consistent-pins"}
+    assert {Path(f.path).name for f in found} == {"autograde.yml"}, found
+    assert "v7.0.1 here but to" in found[0].message
 
 
 @pytest.mark.parametrize("stem", TAUGHT)
@@ -301,8 +339,211 @@ def test_concurrency_cancels_pull_requests_but_never_other_runs(cancel, pr_findi
 
 def test_known_actions_below_their_minimum_major_by_tag_too():
     text = HARDENED.replace("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
-                            "actions/upload-artifact@v3")
+                            "actions/cache@v4")
     assert {f.rule for f in findings(text)} == {"unpinned-uses", "minimum-major"}
+
+
+SETUP_PYTHON = "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 # v7.0.0"
+
+
+def python_matrix(values: str, key: str = "py") -> str:
+    """HARDENED with a matrix key `key` that feeds setup-python."""
+    return HARDENED.replace("    steps:", f"    strategy:\n      matrix:\n        {key}: {values}\n"
+                            "    steps:").replace("      - run: echo hello", (
+        f"      - uses: {SETUP_PYTHON}\n        with:\n"
+        f"          python-version: ${{{{ matrix.{key} }}}}"))
+
+
+def python_findings(text: str) -> list[tuple[str, str]]:
+    """(rule, the version the message names) of each Python finding."""
+    found = [f for f in findings(text) if f.rule in ("quoted-python-version", "supported-python")]
+    return [(f.rule, re.search(r"Python (?:version )?(\S+)", f.message).group(1)) for f in found]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a matrix key of any name that feeds setup-python
+    (python_matrix('[3.10, "3.9"]'), [("quoted-python-version", "3.10"),
+                                       ("supported-python", "3.10"),
+                                       ("supported-python", "3.9")]),
+    # the second entry of a list is read from its own text, not from the line's first number
+    (python_matrix("[3.12, 3.10]"), [("quoted-python-version", "3.12"),
+                                     ("quoted-python-version", "3.10"),
+                                     ("supported-python", "3.10")]),
+    # the advice quotes what was written ("3.10"), not what YAML read (3.1)
+    (python_matrix('["3.12", 3.10]'), [("quoted-python-version", "3.10"),
+                                       ("supported-python", "3.10")]),
+    # 3.12 is not blamed for the 3.10 before it on the same line
+    (python_matrix('["3.10", "3.12"]'), [("supported-python", "3.10")]),
+    (python_matrix("[3.10, 3.12]"), [("quoted-python-version", "3.10"),
+                                     ("quoted-python-version", "3.12"),
+                                     ("supported-python", "3.10")]),
+    # a block list, and a key that says python
+    (python_matrix('\n          - "3.13"\n          - "3.9"', "python-version"),
+     [("supported-python", "3.9")]),
+    # a multi-line python-version installs each line
+    (HARDENED.replace("      - run: echo hello", f"      - uses: {SETUP_PYTHON}\n        with:\n"
+                      "          python-version: |\n            3.12\n            3.10\n"),
+     [("supported-python", "3.10")]),
+    # a matrix key that does not feed setup-python is not a Python version
+    (HARDENED.replace("    steps:", "    strategy:\n      matrix:\n        shard: [1.5, 2.5]\n"
+                      "    steps:"), []),
+    (python_matrix('["3.11", "3.14"]'), []),
+])
+def test_python_versions_are_read_as_written(text, expected):
+    assert sorted(python_findings(text)) == sorted(expected)
+
+
+UPLOAD = ("      - if: ${{ always() }}\n        uses: actions/upload-artifact@"
+          "043fb46d1a93c77aae656e7c1c64a875d1fc6a0a # v7.0.1\n"
+          "        with:\n          name: NAME\n          path: r.txt\n")
+
+
+@pytest.mark.parametrize("name, condition, after, rerun_finding", [
+    ("report", "${{ always() }}", "", True),  # uploads after a failure: a re-run uploads again
+    ("report", "${{ !cancelled() }}", "", True),
+    ("report", "${{ success() }}", "      - run: echo later\n", True),  # a later step can fail
+    ("report", "${{ success() }}", "", False),  # the job's last step, only on success
+    ("report-${{ github.run_attempt }}", "${{ always() }}", "", False),
+])
+def test_an_artifact_a_failed_job_can_upload_again_names_the_attempt(name, condition, after,
+                                                                     rerun_finding):
+    text = HARDENED + UPLOAD.replace("NAME", name).replace("${{ always() }}", condition) + after
+    found = findings(text, "unique-artifact-names")
+    assert bool(found) is rerun_finding, found
+    assert all("github.run_attempt" in f.message for f in found)
+
+
+def test_an_attempt_through_env_counts():
+    text = HARDENED.replace("    steps:", "    env:\n      NAME: r-${{ github.run_attempt }}\n"
+                            "    steps:") + UPLOAD.replace("NAME", "${{ env.NAME }}")
+    assert findings(text) == []
+
+
+@pytest.mark.parametrize("uses, rule, needle", [
+    # v5 still runs on node20; v6 is the first node24 major
+    ("aws-actions/configure-aws-credentials@" + "c" * 40 + " # v5.1.1", "minimum-major",
+     "use v6 or newer"),
+    # action names are case-insensitive on GitHub
+    ("Actions/Cache@" + "c" * 40 + " # v4.2.0", "minimum-major", "use v5 or newer"),
+    # the recorded tag of this SHA is v7.0.1, not what the comment says
+    ("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.0", "known-sha",
+     "is v7.0.1, but its comment says v7.0.0"),
+    ("ACTIONS/CHECKOUT@3d3c42e5aac5ba805825da76410c181273ba90b1 # v6.0.0", "known-sha",
+     "is v7.0.1, but its comment says v6.0.0"),
+    # a recorded tag at another SHA: the tag was moved, or the comment is wrong
+    ("actions/checkout@" + "d" * 40 + " # v7.0.1", "known-sha", "not 3d3c42e5"),
+])
+def test_majors_and_recorded_tags(uses, rule, needle):
+    text = HARDENED.replace("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+                            uses)
+    found = findings(text)
+    assert [f.rule for f in found] == [rule] and needle in found[0].message, found
+
+
+def test_a_new_sha_with_a_new_version_is_not_checked_against_the_record():
+    text = HARDENED.replace("3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+                            "e" * 40 + " # v7.2.0")
+    assert findings(text) == []
+
+
+@pytest.mark.parametrize("trigger, ref, bad", [
+    ("issue_comment", "refs/pull/${{ github.event.issue.number }}/head", True),
+    ("workflow_run", "${{ github.event.workflow_run.head_branch }}", True),
+    ("workflow_run", "${{ github.event.workflow_run.head_repository.full_name }}", True),
+    ("workflow_run", "main", False),
+    ("pull_request", "${{ github.event.pull_request.head.sha }}", False),  # no write token
+])
+def test_privileged_triggers_do_not_check_out_untrusted_code(trigger, ref, bad):
+    text = HARDENED.replace("on:\n  push:\n    branches: [main]", f"on:\n  {trigger}:").replace(
+        "          persist-credentials: false", f"          persist-credentials: false\n"
+        f"          ref: {ref}")
+    assert bool(findings(text, "untrusted-checkout")) is bad
+
+
+@pytest.mark.parametrize("job, bad", [
+    ("    container: python:3.12-slim\n", True),
+    ("    container:\n      image: python@sha256:" + "a" * 64 + "\n", False),
+    ("    services:\n      db:\n        image: postgres:17\n", True),
+    ("    services:\n      db:\n        image: postgres@sha256:" + "b" * 64 + "\n", False),
+])
+def test_container_and_service_images_are_pinned_to_a_digest(job, bad):
+    text = HARDENED.replace("    steps:", job + "    steps:")
+    assert bool(findings(text, "unpinned-images")) is bad
+
+
+@pytest.mark.parametrize("secrets, bad", [("inherit", True),
+                                          ("\n      token: ${{ secrets.DEPLOY }}", False)])
+def test_a_reusable_workflow_gets_named_secrets(secrets, bad):
+    text = HARDENED.split("jobs:\n")[0] + (
+        f"jobs:\n  call:\n    uses: ./.github/workflows/x.yml\n    secrets: {secrets}\n")
+    assert bool(findings(text, "secrets-inherit")) is bad
+
+
+def test_duplicate_keys_anywhere_are_found_though_yaml_keeps_the_last():
+    text = HARDENED.replace("    timeout-minutes: 10\n", "    timeout-minutes: 10\n"
+                            "    timeout-minutes: 20\n")
+    workflow = workflows.parse_workflow(text)
+    assert workflow.jobs["build"].timeout_minutes == 20  # PyYAML's silent choice
+    found = findings(text)
+    assert [(f.rule, f.line) for f in found] == [("duplicate-keys", 11)]
+    assert "first at line 10" in found[0].message
+
+
+UNEVALUABLE = HARDENED.replace("on:\n  push:\n    branches: [main]",
+                               "on:\n  push:\n    branches: [main]\n  pull_request:") + (
+    "concurrency:\n  group: ci-${{ github.ref }}\n"
+    "  cancel-in-progress: ${{ vars.CANCEL_RUNS == 'yes' }}\n")
+
+
+def test_an_expression_that_cannot_be_evaluated_locally_is_a_finding():
+    found = findings(UNEVALUABLE)
+    assert {f.rule for f in found} == {"pr-concurrency", "cancel-training"}
+    assert all("cannot evaluate" in f.message and "vars.CANCEL_RUNS" in f.message
+               for f in found)
+    dispatch = HARDENED.replace("on:\n  push:\n    branches: [main]", (
+        "on:\n  workflow_dispatch:\n    inputs:\n      level:\n        required: true\n")) + (
+        "concurrency:\n  group: x\n  cancel-in-progress: false\n")
+    assert [f.rule for f in findings(dispatch)] == ["cancel-training"]
+    assert "cannot evaluate the workflow_dispatch context" in findings(dispatch)[0].message
+
+
+def test_cli_check_reports_an_unevaluable_file_and_checks_the_others(run_cli, tmp_path):
+    (tmp_path / "a_vars.yml").write_text(UNEVALUABLE)
+    (tmp_path / "b_timeout.yml").write_text((FIXTURES / "bad_job_timeout.yml").read_text())
+    result = run_cli("workflow", "check", tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "a_vars.yml:" in result.stdout and "cannot evaluate" in result.stdout
+    assert "b_timeout.yml:9: job-timeout" in result.stdout
+    assert "2 workflow file(s)" in result.stdout and result.stderr == ""
+
+
+def test_every_pip_install_in_a_workflow_uses_the_constraints():
+    for path in WORKFLOWS:
+        for _, step in workflows.iter_steps(workflows.load_workflow(path)):
+            if step.run and "pip install" in step.run:
+                assert "-c requirements/ci.txt" in step.run, f"{path.name}: {step.run}"
+    make_test = [s for s in workflows.load_workflow(WORKFLOW_DIR / "course-ci.yml")
+                 .jobs["linux"].steps if s.run == "make test"]
+    assert make_test[0].env["PIP_CONSTRAINT"].endswith("requirements/ci.txt")
+
+
+def test_the_constraints_pin_every_dependency_inside_its_range():
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {canonicalize_name(Requirement(r).name): Requirement(r).specifier
+                for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    lines = [line.split("#")[0].strip()
+             for line in (ROOT / "requirements" / "ci.txt").read_text().splitlines()]
+    pinned = {canonicalize_name(name): version
+              for name, version in (line.split("==") for line in lines if line)}
+    assert sorted(pinned) == sorted(declared)
+    outside = {name: (version, str(declared[name])) for name, version in pinned.items()
+               if version not in declared[name]}
+    assert not outside, f"pins outside pyproject's ranges: {outside}"
 
 
 # ---- the command line -----------------------------------------------------------------
@@ -349,3 +590,12 @@ def test_cli_check_bad_input_is_one_line_and_exit_2(run_cli, tmp_path, content, 
     assert "Traceback" not in result.stderr
     unknown = run_cli("workflow", "check", "--rule", "nope", str(FIXTURES / "seed"))
     assert unknown.returncode == 2 and "unknown rule 'nope'" in unknown.stderr
+
+
+def test_cli_check_json_to_an_unwritable_place_prints_only_the_error(run_cli, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    result = run_cli("workflow", "check", FIXTURES / "bad_job_timeout.yml",
+                     "--json", tmp_path / "a-file" / "findings.json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

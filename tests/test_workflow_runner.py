@@ -1,4 +1,4 @@
-"""The local workflow runner, its expressions and the job graph (mlcicd_course.workflow_runner).
+"""The local workflow runner, its expressions and the job graph (mlcicd_course.workflows).
 
 Fast tests use small workflows written here; the tests marked slow run every `run:`
 step of the taught workflows in .github/workflows with the runner, and show that a
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,23 +21,21 @@ import yaml
 
 from mlcicd_course import workflows
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.workflow_runner import (
-    RunOptions,
-    expand_matrix,
-    format_run,
-    job_graph,
-    parse_file_command,
-    repository_files,
-    run_workflow,
-    write_step_summary,
-)
 from mlcicd_course.workflows import (
     ExpressionError,
+    RunOptions,
     condition_holds,
     default_context,
     evaluate,
+    expand_matrix,
+    format_run,
     interpolate,
+    job_graph,
+    parse_file_command,
     parse_workflow,
+    repository_files,
+    run_workflow,
+    write_step_summary,
 )
 from tests.conftest import ROOT
 
@@ -232,12 +232,12 @@ def test_graph_text_mermaid_and_skipped_needs():
 
 def test_graph_matrix_size_and_plot():
     graph = job_graph(WORKFLOW_DIR / "ml-ci.yml", "pull_request")
-    assert graph.node("test").matrix_size == 3 and graph.node("lint").matrix_size == 1
+    assert graph.node("test").matrix_size == 4 and graph.node("lint").matrix_size == 1
     import matplotlib
     matplotlib.use("Agg")
     ax = graph.plot()
     labels = {t.get_text() for t in ax.texts}
-    assert {"lint", "test\nx3"} <= labels and ax.get_xlabel()
+    assert {"lint", "test\nx4"} <= labels and ax.get_xlabel()
 
 
 # ---- running: mechanics on small workflows ----------------------------------------------
@@ -507,6 +507,7 @@ def test_secrets_must_be_given_explicitly(run_cli, tmp_path):
 @pytest.mark.parametrize("script, outcome, note", [
     ("python -m pip install --upgrade pip", "success", "offline"),
     ("pip install -r requirements.txt", "failure", "Could not open requirements file"),
+    ("pip install -c constraints.txt ruff", "failure", "Could not open requirements file"),
     ("pip install surely-not-an-installed-package-xyz", "failure", "is not installed"),
     ("pip install -e .", "failure", "does not appear to be a Python project"),
 ])
@@ -621,7 +622,8 @@ def test_github_script_runs_against_the_fake_api_which_refuses_other_calls(tmp_p
              "      - uses: actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd"
              " # v8.0.0\n        with:\n          script: await github.rest.repos.get({})\n")
     api = tmp_path / "api.json"
-    job = run(write(tmp_path, one_job(steps)), tmp_path, github_api=api).jobs[0]
+    text = one_job(steps, extra="    permissions:\n      issues: write\n")
+    job = run(write(tmp_path, text), tmp_path, github_api=api).jobs[0]
     assert job.steps[0].outputs == {"count": "1", "result": '"hi"'}
     assert "createComment #1" in job.steps[0].note
     assert job.steps[1].outcome == "failure"
@@ -681,6 +683,91 @@ def test_summary_command_appends_to_the_job_summary(run_cli, tmp_path):
         write_step_summary([tmp_path / "nope.md"], env={"GITHUB_STEP_SUMMARY": str(summary)})
 
 
+GITHUB_SCRIPT = "actions/github-script@ed597411d8f924073f98dfc5c65a23a2325f34cd # v8.0.0"
+COMMENT = ("      - uses: " + GITHUB_SCRIPT + "\n        with:\n          script: |\n"
+           "            await github.rest.issues.createComment(\n"
+           "              { ...context.repo, issue_number: 7, body: 'hi' });\n")
+
+
+@RUNS_BASH
+@pytest.mark.skipif(NODE is None, reason="actions/github-script needs Node.js")
+@pytest.mark.parametrize("workflow_permissions, job_permissions, fork, allowed", [
+    ("permissions:\n  contents: read\n", "", False, False),  # read-only token
+    ("", "", False, False),  # the repository default: contents and packages read
+    ("permissions:\n  contents: read\n", "    permissions:\n      pull-requests: write\n",
+     False, True),
+    ("permissions:\n  contents: read\n", "    permissions:\n      issues: write\n", False, True),
+    ("permissions:\n  pull-requests: write\n", "    permissions:\n      contents: read\n",
+     False, False),  # a job's permissions replace the workflow's
+    ("permissions: write-all\n", "", False, True),
+    ("permissions:\n  contents: read\n", "    permissions:\n      pull-requests: write\n",
+     True, False),  # a fork's pull request gets a read-only token
+])
+def test_the_fake_api_refuses_what_the_job_token_may_not_do(tmp_path, workflow_permissions,
+                                                            job_permissions, fork, allowed):
+    text = ("name: t\non: pull_request\n" + workflow_permissions + "jobs:\n  j:\n"
+            "    runs-on: ubuntu-24.04\n    timeout-minutes: 5\n" + job_permissions +
+            "    steps:\n" + COMMENT)
+    context = ({"github.event.pull_request.head.repo.full_name": "someone/fork"} if fork
+               else {})
+    api = tmp_path / "api.json"
+    step = run(write(tmp_path, text), tmp_path, event="pull_request", context=context,
+               github_api=api).jobs[0].steps[0]
+    assert (step.outcome == "success") is allowed, step.output
+    if not allowed:
+        assert "HttpError: Resource not accessible by integration" in step.output
+        assert not api.exists() or json.loads(api.read_text())["comments"] == []
+
+
+@RUNS_BASH
+def test_a_matrix_job_says_it_ran_on_the_one_local_interpreter(tmp_path):
+    text = one_job("      - run: echo ok\n", extra="    strategy:\n      matrix:\n"
+                   "        python: [\"3.11\", \"3.14\"]\n")
+    result = run(write(tmp_path, text), tmp_path)
+    report = format_run(result)
+    local = platform.python_version()
+    for version in ("3.11", "3.14"):
+        line = next(line for line in report.splitlines() if f"[python={version}]" in line)
+        assert f"ran on this machine's Python {local}" in line, line
+
+
+def test_cli_graph_into_a_stopped_pipe_has_no_traceback(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlcicd_course", "workflow", "graph",
+         str(WORKFLOW_DIR / "ml-pipeline.yml"), "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is written, as after `head`
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert process.returncode == 0
+
+
+def test_cli_graph_png_under_a_file_is_one_line_and_exit_2(run_cli, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    result = run_cli("workflow", "graph", WORKFLOW_DIR / "ml-pipeline.yml", "--png",
+                     tmp_path / "a-file" / "graph.png")
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "a-file is a file, not a folder" in result.stderr
+
+
+def test_cli_graph_png_into_a_read_only_folder_is_one_line_and_exit_2(tmp_path, monkeypatch,
+                                                                      capsys):
+    from mlcicd_course import cli
+
+    def refuse(self, data):  # a read-only folder, also when the tests run as root
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    code = cli.main(["workflow", "graph", str(WORKFLOW_DIR / "ml-pipeline.yml"), "--png",
+                     str(tmp_path / "graph.png")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.strip() == ("mlcicd workflow graph: error: cannot write --png "
+                           f"{tmp_path / 'graph.png'}: Permission denied")
+
+
 # ---- every run: step of the taught workflows, run locally (slow) -------------------------
 
 def assert_every_run_step_ran(result, path: Path, allowed_skips: tuple[str, ...] = ()) -> None:
@@ -705,7 +792,7 @@ def test_data_validation_passes_clean_data_and_fails_injected_faults(tmp_path):
     result = run_workflow(path, RunOptions(event="workflow_dispatch", workdir=tmp_path / "a"))
     assert result.ok, format_run(result)
     assert_every_run_step_ran(result, path)
-    report = json.loads((tmp_path / "a/artifacts/data-validation-report/validation.json")
+    report = json.loads((tmp_path / "a/artifacts/data-validation-report-attempt1/validation.json")
                         .read_text())
     assert report["valid"] is True
     assert "valid" in result.jobs[0].summary
@@ -715,7 +802,7 @@ def test_data_validation_passes_clean_data_and_fails_injected_faults(tmp_path):
     assert not bad.ok and validate.exit_code == 1
     assert "tenure_months: min" in validate.output
     assert bad.jobs[0].steps[-1].outcome == "success"  # the report is still uploaded
-    report = json.loads((tmp_path / "b/artifacts/data-validation-report/validation.json")
+    report = json.loads((tmp_path / "b/artifacts/data-validation-report-attempt1/validation.json")
                         .read_text())
     assert report["valid"] is False
 
@@ -806,7 +893,7 @@ def test_ml_ci_lints_and_tests(tmp_path):
     assert result.ok, format_run(result)
     assert_every_run_step_ran(result, path)
     assert [j.job_id for j in result.jobs] == ["lint", "test"]
-    junit = ET.parse(tmp_path / "artifacts/test-report-python-3.12/junit.xml").getroot()
+    junit = ET.parse(tmp_path / "artifacts/test-report-python-3.12-attempt1/junit.xml").getroot()
     suite = junit if junit.tag == "testsuite" else junit.find("testsuite")
     assert int(suite.get("tests")) > 20 and int(suite.get("failures")) == 0
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.fileio import refuse_folder_outputs
@@ -76,6 +79,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--json", metavar="PATH", help="also write the run report as JSON")
     run.set_defaults(handler=_run)
 
+    env = commands.add_parser(
+        "env", help="run a command with the variables a GitHub-hosted runner sets",
+        description="Run a command (after --) with this environment plus the variables "
+                    "a GitHub-hosted runner gives every step: CI, GITHUB_ACTIONS, "
+                    "GITHUB_STEP_SUMMARY and the other file commands (empty files in a "
+                    "temporary RUNNER_TEMP), RUNNER_OS, ... For example "
+                    "`mlcicd workflow env -- make test-fast` runs the tests as GitHub "
+                    "would. Exits with the command's exit code.")
+    env.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    env.set_defaults(handler=_env)
+
     summary = commands.add_parser(
         "summary", help="append markdown to the job summary ($GITHUB_STEP_SUMMARY)",
         description="Append a title, markdown files and a note to the job summary of the "
@@ -96,50 +110,73 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def _emit(text: str) -> None:
+    """Print `text`; a reader that stopped reading (`| head`) ends the output quietly."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would report the broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _check(args: argparse.Namespace) -> int:
     from mlcicd_course import workflows
 
     if args.list_rules:
-        for rule_id, (description, _) in workflows.POLICY_RULES.items():
-            print(f"{rule_id:<24} {description}")
+        _emit("\n".join(f"{rule_id:<24} {description}"
+                         for rule_id, (description, _) in workflows.POLICY_RULES.items()))
         return 0
+    refuse_folder_outputs(("--json", args.json))
     report = workflows.check_paths(args.paths, args.rule)
-    for finding in report.findings:
-        print(finding)
-    print(f"{len(report.files)} workflow file(s), {len(report.findings)} finding(s)")
-    if args.json:
+    if args.json:  # written before anything is printed: a failed write is the only output
         from mlcicd_course.fileio import write_json
         write_json(args.json, report.to_dict())
+    _emit("\n".join([*map(str, report.findings), f"{len(report.files)} workflow file(s), "
+                                                  f"{len(report.findings)} finding(s)"]))
     return 0 if report.ok else 1
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from mlcicd_course.workflow_runner import job_graph
+    from mlcicd_course.workflows import job_graph
 
+    refuse_folder_outputs(("--png", args.png))
     graph = job_graph(args.workflow, args.event, context=_pairs(args.context, "--set"))
-    if args.format == "json":
-        print(json.dumps(graph.to_dict(), indent=2))
-    elif args.format == "mermaid":
-        print(graph.to_mermaid())
-    else:
-        print(graph.to_text())
     if args.png:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        refuse_folder_outputs(("--png", args.png))
-        png = Path(args.png)
-        png.parent.mkdir(parents=True, exist_ok=True)
-        axes = graph.plot()
-        axes.figure.tight_layout()
-        axes.figure.savefig(png)
-        plt.close(axes.figure)
+        _write_png(graph, Path(args.png))
+    if args.format == "json":
+        _emit(json.dumps(graph.to_dict(), indent=2))
+    elif args.format == "mermaid":
+        _emit(graph.to_mermaid())
+    else:
+        _emit(graph.to_text())
     return 0
 
 
+def _write_png(graph: Any, png: Path) -> None:
+    """Draw `graph` into `png`; an unwritable place is a one-line error."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocker = next((parent for parent in png.parents if parent.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UserInputError(f"cannot write --png {png}: {blocker} is a file, not a folder")
+    axes = graph.plot()
+    axes.figure.tight_layout()
+    image = io.BytesIO()
+    axes.figure.savefig(image, format="png")
+    plt.close(axes.figure)
+    try:
+        png.parent.mkdir(parents=True, exist_ok=True)
+        png.write_bytes(image.getvalue())
+    except OSError as err:
+        raise UserInputError(f"cannot write --png {png}: {err.strerror}") from None
+
+
 def _run(args: argparse.Namespace) -> int:
-    from mlcicd_course.workflow_runner import RunOptions, format_run, run_workflow
+    from mlcicd_course.workflows import RunOptions, format_run, run_workflow
 
     trees = {ref: Path(folder) for ref, folder in _pairs(args.tree, "--tree").items()}
     for ref, folder in trees.items():
@@ -157,19 +194,27 @@ def _run(args: argparse.Namespace) -> int:
         trees=trees,
         workdir=Path(args.workdir) if args.workdir else None,
     )
+    refuse_folder_outputs(("--json", args.json))
     result = run_workflow(args.workflow, options)
-    print(format_run(result, show_output=args.show_output))
-    if args.json:
+    if args.json:  # written before the report: a failed write is the only output
         from mlcicd_course.fileio import write_json
         write_json(args.json, result.to_dict())
+    _emit(format_run(result, show_output=args.show_output))
     return 0 if result.ok else 1
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from mlcicd_course.workflow_runner import write_step_summary
+    from mlcicd_course.workflows import write_step_summary
 
     path = write_step_summary(args.files, title=args.title, note=args.note)
     if args.note:
         print(f"::notice::{' '.join(args.note.split())}")
     print(f"appended {len(args.files)} file(s) to the job summary ({path.name})")
     return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from mlcicd_course.workflows.runner_env import run_as_step
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return run_as_step(command)
