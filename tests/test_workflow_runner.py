@@ -37,6 +37,7 @@ from mlcicd_course.workflows import (
     run_workflow,
     write_step_summary,
 )
+from mlcicd_course.workflows.permissions import token_scopes
 from tests.conftest import ROOT
 
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -689,34 +690,40 @@ COMMENT = ("      - uses: " + GITHUB_SCRIPT + "\n        with:\n          script
            "              { ...context.repo, issue_number: 7, body: 'hi' });\n")
 
 
+@pytest.mark.parametrize("workflow_permissions, job_permissions, fork, expected", [
+    ({"contents": "read"}, None, False, ("none", "none")),
+    (None, None, False, ("none", "none")),  # the restricted default: contents, packages read
+    ({"contents": "read"}, {"pull-requests": "write"}, False, ("none", "write")),
+    ({"pull-requests": "write"}, {"contents": "read"}, False, ("none", "none")),  # replaced
+    ("write-all", None, False, ("write", "write")),
+    ("read-all", {}, False, ("none", "none")),  # {} grants nothing
+    ({"contents": "read"}, {"pull-requests": "write"}, True, ("none", "read")),  # a fork
+])
+def test_the_job_token_has_the_scopes_github_gives_it(workflow_permissions, job_permissions,
+                                                       fork, expected):
+    scopes = token_scopes(workflow_permissions, job_permissions, from_fork=fork)
+    assert (scopes["issues"], scopes["pull-requests"]) == expected
+
+
 @RUNS_BASH
 @pytest.mark.skipif(NODE is None, reason="actions/github-script needs Node.js")
-@pytest.mark.parametrize("workflow_permissions, job_permissions, fork, allowed", [
-    ("permissions:\n  contents: read\n", "", False, False),  # read-only token
-    ("", "", False, False),  # the repository default: contents and packages read
-    ("permissions:\n  contents: read\n", "    permissions:\n      pull-requests: write\n",
-     False, True),
-    ("permissions:\n  contents: read\n", "    permissions:\n      issues: write\n", False, True),
-    ("permissions:\n  pull-requests: write\n", "    permissions:\n      contents: read\n",
-     False, False),  # a job's permissions replace the workflow's
-    ("permissions: write-all\n", "", False, True),
-    ("permissions:\n  contents: read\n", "    permissions:\n      pull-requests: write\n",
-     True, False),  # a fork's pull request gets a read-only token
+@pytest.mark.parametrize("job_permissions, allowed", [
+    ("", False),  # the workflow's read-only token: GitHub answers 403
+    ("    permissions:\n      pull-requests: write\n", True),
 ])
-def test_the_fake_api_refuses_what_the_job_token_may_not_do(tmp_path, workflow_permissions,
-                                                            job_permissions, fork, allowed):
-    text = ("name: t\non: pull_request\n" + workflow_permissions + "jobs:\n  j:\n"
+def test_the_fake_api_refuses_what_the_job_token_may_not_do(tmp_path, job_permissions,
+                                                            allowed):
+    text = ("name: t\non: pull_request\npermissions:\n  contents: read\njobs:\n  j:\n"
             "    runs-on: ubuntu-24.04\n    timeout-minutes: 5\n" + job_permissions +
             "    steps:\n" + COMMENT)
-    context = ({"github.event.pull_request.head.repo.full_name": "someone/fork"} if fork
-               else {})
     api = tmp_path / "api.json"
-    step = run(write(tmp_path, text), tmp_path, event="pull_request", context=context,
+    step = run(write(tmp_path, text), tmp_path, event="pull_request",
                github_api=api).jobs[0].steps[0]
     assert (step.outcome == "success") is allowed, step.output
+    comments = json.loads(api.read_text())["comments"] if api.exists() else []
+    assert len(comments) == (1 if allowed else 0)
     if not allowed:
         assert "HttpError: Resource not accessible by integration" in step.output
-        assert not api.exists() or json.loads(api.read_text())["comments"] == []
 
 
 @RUNS_BASH

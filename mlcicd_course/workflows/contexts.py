@@ -1,5 +1,4 @@
-"""Contexts: what `github.*`, `inputs.*`, ... hold for a local run of an event.
-"""
+"""Contexts: what `github.*`, `inputs.*`, ... hold for a local run of an event."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""A fake of the GitHub REST API for actions/github-script (issue comments).
-"""
+"""A fake of the GitHub REST API for actions/github-script (issue comments)."""
 
 HARNESS = r"""
 // Local stand-in for actions/github-script: runs the script with a fake `github` client

@@ -1,5 +1,4 @@
-"""Policy findings and the registry of rules (each rule module adds its rules here).
-"""
+"""Policy findings and the registry of rules (each rule module adds its rules here)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Which jobs a workflow runs for an event, in `needs` order, drawn or printed.
-"""
+"""Which jobs a workflow runs for an event, in `needs` order, drawn or printed."""
 
 from __future__ import annotations
 

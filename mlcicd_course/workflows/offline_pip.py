@@ -1,5 +1,4 @@
-"""`pip install` steps without the network: the current environment provides packages.
-"""
+"""`pip install` steps without the network: the current environment provides packages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Checking workflows against the course's policy: every rule, over files or folders.
+"""Checking workflows against the course's policy: what zizmor and the schema do not check.
+
+The rules live in the `rules_*` modules and register themselves in `POLICY_RULES`; each
+has a deliberately bad fixture in tests/fixtures/workflows/ that it must reject. Most
+rules read one file; `consistent-pins` reads every file checked together.
 """
 
 from __future__ import annotations

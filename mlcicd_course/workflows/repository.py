@@ -1,5 +1,4 @@
-"""The files a checkout of a repository holds, and copying them.
-"""
+"""The files a checkout of a repository holds, and copying them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What a local run did: step, job and run results, and a readable report.
-"""
+"""What a local run did: step, job and run results, and a readable report."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Rules about jobs and steps: scripts, timeouts, artifacts, secrets, duplicate keys.
-"""
+"""Rules about jobs and steps: scripts, timeouts, artifacts, secrets, duplicate keys."""
 
 from __future__ import annotations
 

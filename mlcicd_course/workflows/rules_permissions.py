@@ -1,5 +1,4 @@
-"""Rules about the job token: read-only by default, scopes listed, OIDC in environments.
-"""
+"""Rules about the job token: read-only by default, scopes listed, OIDC in environments."""
 
 from __future__ import annotations
 

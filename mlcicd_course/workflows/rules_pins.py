@@ -1,5 +1,4 @@
-"""Rules about what `uses:` points at: full SHAs, version comments, majors, images.
-"""
+"""Rules about what `uses:` points at: full SHAs, version comments, majors, images."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Rules about the Python versions a workflow asks for.
-"""
+"""Rules about the Python versions a workflow asks for."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Rules about triggers and concurrency: untrusted code, cancelled runs.
-"""
+"""Rules about triggers and concurrency: untrusted code, cancelled runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,18 @@
-"""Running a workflow's jobs and steps on this machine.
+"""Run a workflow's jobs on this machine, as a GitHub-hosted runner would.
+
+`run_workflow` executes the `run:` steps of a workflow's jobs in `needs` order, each job
+in a fresh copy of the repository under a temporary folder: bash with `-eo pipefail`,
+the `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` / `GITHUB_STEP_SUMMARY` files and the
+runner's variables (`runner_env`), `if:` conditions, step outputs, `working-directory`,
+`continue-on-error`, timeouts. Actions are replaced by local stand-ins (`standins`);
+`pip install` steps download nothing (`offline_pip`). Every matrix entry runs on this
+one interpreter, and the job's line says so.
+
+In step output, the job's folders read `$GITHUB_WORKSPACE` and `$RUNNER_TEMP`, so that
+reports do not depend on where the run happened. Expressions are filled from an explicit
+context (`contexts.default_context` plus any overrides), and a name that the context
+lacks is an error. `${{ }}` inside `run:` is pasted into the script before bash reads
+it, exactly as on GitHub, so the runner also demonstrates script injection.
 """
 
 from __future__ import annotations

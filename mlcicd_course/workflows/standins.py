@@ -1,4 +1,15 @@
-"""Local stand-ins for the actions the course's workflows use.
+"""Local stand-ins for the actions the course's workflows use (`STAND_INS`).
+
+- actions/checkout copies the repository (the files git would check out; a `ref:` comes
+  from `git archive` or from `RunOptions.trees`),
+- actions/setup-python uses the current interpreter (the requested version is noted),
+- actions/upload-artifact and download-artifact copy to and from the run's artifact
+  folder, and refuse a second upload of the same name as v4+ does,
+- actions/cache never hits,
+- actions/github-script runs under Node.js against a small fake of the GitHub REST API
+  (`fake_github`: issue comments, refused without the token's permission); without
+  Node.js the step is reported as not run,
+- aws-actions/configure-aws-credentials fails: OIDC needs GitHub and AWS.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Appending markdown to the job summary of a GitHub Actions step.
-"""
+"""Appending markdown to the job summary of a GitHub Actions step."""
 
 from __future__ import annotations
 
