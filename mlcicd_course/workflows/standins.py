@@ -169,8 +169,7 @@ class StandIns:
 
     def github_script(self, inputs: Mapping[str, str], context: Mapping[str, Any],
                       env: Mapping[str, str], workspace: Path) -> tuple[dict, str, str]:
-        """Run the script under Node.js with a fake GitHub API (issue comments only) that
-        refuses what the job's token may not do, with GitHub's 403 message."""
+        """Run the script under Node.js with a fake GitHub API that checks the job's token."""
         node = shutil.which("node")
         if node is None:
             raise StepNotRun("not run: actions/github-script needs Node.js, which is not "
