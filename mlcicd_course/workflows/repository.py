@@ -12,6 +12,7 @@ from pathlib import Path
 SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build",
              ".ipynb_checkpoints", "node_modules", ".mypy_cache"}
 
+
 def git(repo: Path, *args: str) -> str:
     try:
         done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,

@@ -64,6 +64,7 @@ from mlcicd_course.workflows.standins import STAND_INS, StandIns, StepFailure, S
 PASSED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
               "TEMP", "TMP", "SYSTEMROOT", "COMSPEC", "PATHEXT", "PYTHONHASHSEED", "MPLBACKEND")
 
+
 @dataclass(frozen=True)
 class RunOptions:
     """What to run and with which context.
@@ -158,14 +159,12 @@ def _with_needs(workflow: Workflow, jobs: Sequence[str]) -> set[str]:
     return wanted
 
 
-
 @dataclass
 class _JobState:
     job_env: dict[str, str]
     path_prefix: list[str]
     extra_env: dict[str, str]
     pythonpath: list[str] = field(default_factory=list)
-
 
 
 class _Session:

@@ -29,7 +29,6 @@ def shell_command(shell: str | None, bash: str) -> tuple[list[str], str]:
     return parts, ".sh"
 
 
-
 def execute(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
             ) -> tuple[int, str, bool]:
     """Run a command; return (exit code, stdout+stderr, timed out)."""
@@ -65,7 +64,6 @@ def hash_files_in(workspace: Path) -> Callable[[Sequence[str]], str]:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()
     return hash_files
-
 
 
 def parse_file_command(text: str, what: str) -> dict[str, str]:
