@@ -20,7 +20,6 @@ from tests.conftest import CI_VARIABLE, ROOT
 ENVIRONMENT_SENSITIVE = [
     "tests/test_workflow_github_env.py::test_no_ci_variable_reaches_a_test_or_its_processes",
     "tests/test_workflow_runner.py::test_summary_command_appends_to_the_job_summary",
-    "tests/test_workflow_policy.py::test_cli_check_passes_on_the_repository",
 ]
 SHOW_ENV = ("import json, os, pathlib; print(json.dumps({k: [v, pathlib.Path(v).is_file()] "
             "for k, v in os.environ.items()})); raise SystemExit(3)")
