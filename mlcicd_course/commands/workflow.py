@@ -140,6 +140,11 @@ def _graph(args: argparse.Namespace) -> int:
     from mlcicd_course.workflows import job_graph
 
     refuse_folder_outputs(("--png", args.png))
+    if args.png:  # before any work: a folder that cannot exist is the only output
+        blocker = next((parent for parent in Path(args.png).parents if parent.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise UserInputError(f"cannot write --png {args.png}: {blocker} is a file, "
+                                 "not a folder")
     graph = job_graph(args.workflow, args.event, context=_pairs(args.context, "--set"))
     if args.png:
         _write_png(graph, Path(args.png))
@@ -160,9 +165,6 @@ def _write_png(graph: Any, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    blocker = next((parent for parent in png.parents if parent.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise UserInputError(f"cannot write --png {png}: {blocker} is a file, not a folder")
     axes = graph.plot()
     axes.figure.tight_layout()
     image = io.BytesIO()
