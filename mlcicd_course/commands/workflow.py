@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -114,7 +115,9 @@ def _emit(text: str) -> None:
     """Print `text`; a reader that stopped reading (`| head`) ends the output quietly."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as err:  # BrokenPipeError; Windows says EINVAL for a closed pipe
+        if not isinstance(err, BrokenPipeError) and err.errno != errno.EINVAL:
+            raise
         # Python would report the broken pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
