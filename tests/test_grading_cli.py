@@ -51,7 +51,7 @@ def test_grade_writes_the_csv_and_feedback_and_twice_gives_the_same_bytes(run_cl
                      "summary.md"]
     feedback = dict(outputs[0][1])
     exit_md = feedback["submitted__exit_sys.md"].decode()
-    assert "**error**:\n\n```text\ncell 4: the code called exit() / sys.exit(0)\n```" in exit_md
+    assert "**error**:\n\n```text\ncell 4: the code called exit() / sys.exit(0);" in exit_md
     assert "mean of floats (hidden check): 1/1" in exit_md, "hidden checks show their result"
     assert "abs(mean([0.1, 0.2])" not in exit_md, "but never their code"
     record = json.loads(feedback["submitted__good.json"])
