@@ -40,6 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _limits(verify)
     verify.set_defaults(handler=_verify)
 
+    export = commands.add_parser(
+        "export-learner", help="write a learner repository (for GitHub Classroom)",
+        description="Write DIR with the exercise notebooks, a README and the autograding "
+                    "workflow: no solutions, hidden checks or model answers. DIR must be new "
+                    "or empty.")
+    export.add_argument("dir", metavar="DIR", help="the folder to create")
+    export.add_argument("--solutions", default="solutions", metavar="DIR",
+                        help="solution notebooks (%(default)s)")
+    export.add_argument("--workflow", default=None, metavar="FILE",
+                        help="autograding workflow to include as .github/workflows/"
+                             "classroom.yml (default: classroom/autograde.yml if present)")
+    export.set_defaults(handler=_export)
+
     grade = subparsers.add_parser(
         "grade", help="grade submitted exercise notebooks into a CSV",
         description="Grade notebooks (files or folders of them). Each question runs in its own "
@@ -123,6 +136,20 @@ def _build(args: argparse.Namespace) -> int:
             print(f"warning: {path}")
     print(f"built {len(result.exercises)} exercises ({names}); "
           f"{len(result.written)} files changed")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mlcicd_course.grading.build import export_learner
+
+    workflow = args.workflow
+    if workflow is None and Path("classroom/autograde.yml").is_file():
+        workflow = "classroom/autograde.yml"
+    written = export_learner(args.solutions, args.dir, workflow=workflow)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"exported {len(written)} files to {args.dir}: no solutions, hidden checks or model "
+          "answers")
     return 0
 
 
@@ -229,6 +256,9 @@ def _grade(args: argparse.Namespace) -> int:
     print(f"graded {len(results)} notebook(s): {statuses}"
           + (f" ({reused} from the journal of the interrupted run)" if args.resume else ""))
     print(f"wrote {out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
+    if not args.source:
+        print("note: graded with the package's public checks; hidden checks need the "
+              "solutions (--source DIR)")
     if args.github:
         notice, summary = github_report(results)
         print(notice)

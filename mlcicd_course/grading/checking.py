@@ -1,6 +1,7 @@
 """Grading one question: run the learner's code in a fresh process, then the checks here.
 
-The checks come from an `ExerciseSpec` (the package's copy) and run in this process;
+The checks come from an `ExerciseSpec` (the package's public checks, or all of them from
+the instructor's source) and run in this process;
 the learner's code runs in its own process (`runner`). A check receives the learner's
 variables by name, as plain data or as proxies for functions. Scoring fails closed:
 a question whose code raises, exits, hangs, dies or sends junk scores 0 with a reason,
@@ -104,11 +105,15 @@ def check_functions(spec: ExerciseSpec, question: QuestionSpec) -> dict[str, Any
             if spec.digest not in _SETUPS:
                 setup: dict[str, Any] = {"__name__": f"mlcicd_checks_{spec.id}",
                                          "__builtins__": builtins}
-                exec(compile(spec.setup_code, f"<{spec.id} check setup>", "exec"), setup)  # noqa: S102
+                for part, code in (("setup", spec.setup_code),
+                                   ("hidden setup", spec.hidden_setup_code)):
+                    exec(compile(code, f"<{spec.id} check {part}>", "exec"), setup)  # noqa: S102
                 _SETUPS[spec.digest] = setup
             namespace = dict(_SETUPS[spec.digest])
-            code = compile(question.checks_code, f"<{spec.id} {question.id} checks>", "exec")
-            exec(code, namespace)  # noqa: S102 - the checks are the package's own code
+            for part, code in (("checks", question.checks_code),
+                               ("hidden checks", question.hidden_code)):
+                compiled = compile(code, f"<{spec.id} {question.id} {part}>", "exec")
+                exec(compiled, namespace)  # noqa: S102 - the checks are the package's own code
             _NAMESPACES[key] = namespace
     return _NAMESPACES[key]
 
@@ -169,7 +174,7 @@ def grade_question(spec: ExerciseSpec, qid: str, source: QuestionSource, *, laun
     """Grade question `qid` of a notebook whose code for it is `source`."""
     limits = limits or Limits()
     question = spec.question(qid)
-    scoring = _Scoring(spec, question, include_hidden)
+    scoring = _Scoring(spec, question, include_hidden and spec.complete)
     if source.status != "ok":
         return scoring.base(source.status, source.reason)
     functions = check_functions(spec, question)

@@ -19,6 +19,7 @@ import io
 import linecache
 import os
 import pickle
+import re
 import struct
 import sys
 import traceback
@@ -92,11 +93,30 @@ _PROGRAM_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.sta
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
+_OTHER_PROCESS = re.compile(r"^/proc/(\d+)(?:/|$)")
+
+
+def _private(path: Any, root: str, me: int) -> bool:
+    """Notebooks outside the working folder (the solutions may be among them) and the
+    /proc files of other processes (the grader's command line names the solutions)."""
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        resolved = os.path.realpath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return True
+    if resolved.endswith(".ipynb") and not _inside(resolved, root):
+        return True
+    match = _OTHER_PROCESS.match(resolved)
+    return bool(match) and int(match.group(1)) != me
+
+
 def install_guard(workdir: str) -> None:
     """Refuse, from now on, what a graded question has no business doing.
 
-    Writes, deletes and renames outside `workdir`; starting any process (programs, a new
-    Python, fork); network connections; signals to other processes. Audit hooks cannot
+    Writes, deletes and renames outside `workdir`; reading notebooks outside it or other
+    processes' /proc files; starting any process (programs, a new Python, fork); network
+    connections; signals to other processes. Audit hooks cannot
     be removed, so learner code cannot switch this off from Python (see PEP 578), but
     ctypes can reach the C library without passing them: processes started that way are
     killed with the question (`reaper`), which is the guarantee on Linux.
@@ -112,6 +132,9 @@ def install_guard(workdir: str) -> None:
             if writing and not _inside(path, root):
                 raise GradingGuard(f"grading does not allow writing {path!r}: write inside the "
                                    "working folder")
+            if _private(path, root, me):
+                raise GradingGuard(f"grading does not allow reading {path!r}: other "
+                                   "notebooks and other processes are off limits")
         elif event in _PATH_EVENTS:
             if args and not _inside(args[0], root):
                 raise GradingGuard(f"grading does not allow {event}({args[0]!r}) outside the "
