@@ -74,14 +74,20 @@ class GradingGuard(PermissionError):
     """An operation that grading does not allow (the message says which)."""
 
 
+def _real(path: Any) -> str | None:
+    """The real path of a path an audit event names (None when it is not one)."""
+    try:
+        return os.path.realpath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return None
+
+
 def _inside(path: Any, root: str) -> bool:
     if isinstance(path, int) or path is None:
         return True
-    try:
-        resolved = os.path.realpath(os.fsdecode(path))
-    except (TypeError, ValueError):
-        return False
-    return resolved == root or resolved.startswith(root + os.sep) or resolved == os.devnull
+    resolved = _real(path)
+    return resolved is not None and (resolved == root or resolved.startswith(root + os.sep)
+                                     or resolved == os.devnull)
 
 
 _PATH_EVENTS = {
@@ -101,9 +107,8 @@ def _private(path: Any, root: str, me: int) -> bool:
     /proc files of other processes (the grader's command line names the solutions)."""
     if isinstance(path, int) or path is None:
         return False
-    try:
-        resolved = os.path.realpath(os.fsdecode(path))
-    except (TypeError, ValueError):
+    resolved = _real(path)
+    if resolved is None:
         return True
     if resolved.endswith(".ipynb") and not _inside(resolved, root):
         return True
