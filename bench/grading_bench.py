@@ -5,11 +5,12 @@ Usage: python bench/grading_bench.py [--learners 30] [--jobs 2] [--spawn-sample 
 1. check(): the time of `self_check` (what `check("qN")` runs) on the saved solution
    notebooks, per question: the first call of a session (it starts the warm process
    that later checks fork from) and the median of the following calls. Goal: < 3 s.
-2. batch: `mlcicd grade` (a new process, as an instructor runs it) on LEARNERS x every
-   exercise in solutions/: a third of the notebooks are the solutions, a third untouched
-   exercises, a third solutions with one question broken. Goal: 30 learners in < 3 min
-   on 2 cores. For comparison, a sample graded with --spawn (a new interpreter per
-   question instead of a fork of the warm one).
+2. batch: `mlcicd grade --source solutions` (a new process, as an instructor runs it,
+   hidden checks included) on LEARNERS x every exercise in solutions/: a third of the
+   notebooks are the solutions, a third untouched exercises, a third solutions with one
+   question broken. Goal: 30 learners in < 3 min on 2 cores. For comparison, a sample
+   graded with --spawn (a new interpreter per question instead of a fork of the warm
+   one).
 
 Prints sizes, times and ratios; asserts nothing.
 """
@@ -89,7 +90,8 @@ def make_class(folder: Path, learners: int) -> int:
 
 def grade(folder: Path, jobs: int, out: Path, spawn: bool) -> float:
     command = [sys.executable, "-m", "mlcicd_course", "grade", str(folder), "--out", str(out),
-               "--jobs", str(jobs), "--timeout", "60"] + (["--spawn"] if spawn else [])
+               "--source", str(ROOT / "solutions"), "--jobs", str(jobs), "--timeout", "60"]
+    command += ["--spawn"] if spawn else []
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -24,14 +29,47 @@ def batch(tmp_path):
     return folder
 
 
-def test_grade_writes_the_csv_and_feedback_and_twice_gives_the_same_bytes(run_cli, batch,
-                                                                          tmp_path):
+def killed_after_its_first_result(args: list[str], cwd) -> list[str]:
+    """Start `mlcicd ARGS`, SIGKILL it once its journal holds a result; return the journal."""
+    journal = cwd / (args[args.index("--out") + 1] + ".journal.jsonl")
+    grader = subprocess.Popen([sys.executable, "-m", "mlcicd_course", *args], cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while grader.poll() is None and time.monotonic() < deadline:
+            if journal.is_file() and journal.read_text(encoding="utf-8").count("\n"):
+                break
+            time.sleep(0.01)
+        grader.send_signal(signal.SIGKILL)
+    finally:
+        grader.kill()
+        grader.wait()
+    return journal.read_text(encoding="utf-8").splitlines()
+
+
+def test_grade_writes_the_csv_and_feedback_and_a_killed_run_resumed_gives_the_same_bytes(
+        run_cli, batch, tmp_path):
+    """Run one grades straight through. Run two (POSIX) is killed with SIGKILL after its
+    first notebook and resumed: it keeps what the journal holds, grades again the
+    notebook whose file changed, and writes the same bytes as run one."""
     outputs = []
     for run in ("one", "two"):
-        done = run_cli("grade", "submitted", "--source", SOLUTIONS, "--out", f"{run}.csv",
-                       "--feedback", f"{run}-feedback", "--jobs", "2", cwd=tmp_path)
+        args = ["grade", "submitted", "--source", str(SOLUTIONS), "--out", f"{run}.csv",
+                "--feedback", f"{run}-feedback", "--jobs", "2"]
+        if run == "two" and os.name == "posix":
+            entries = killed_after_its_first_result(args, tmp_path)
+            assert 1 <= len(entries) < 3, "killed half way, with a result in the journal"
+            assert not (tmp_path / "two.csv").exists(), "no half-written CSV"
+            with open(batch / "good.ipynb", "a", encoding="utf-8") as handle:
+                handle.write("\n")  # a changed file (same answers): graded again
+            kept = [e for e in entries if "good.ipynb" not in json.loads(e)["result"]["submission"]]
+            args.append("--resume")
+        done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert "graded 3 notebook(s): error 1, malformed 1, ok 1" in done.stdout
+        if "--resume" in args:
+            assert f"({len(kept)} from the journal of the interrupted run)" in done.stdout
+            assert not (tmp_path / "two.csv.journal.jsonl").exists(), "gone once the CSV is"
         files = sorted((tmp_path / f"{run}-feedback").iterdir())
         outputs.append(((tmp_path / f"{run}.csv").read_bytes(),
                         [(f.name, f.read_bytes()) for f in files]))
@@ -51,7 +89,7 @@ def test_grade_writes_the_csv_and_feedback_and_twice_gives_the_same_bytes(run_cl
                      "summary.md"]
     feedback = dict(outputs[0][1])
     exit_md = feedback["submitted__exit_sys.md"].decode()
-    assert "**error**: cell 4: the code called exit() / sys.exit(0)" in exit_md
+    assert "**error**:\n\n```text\ncell 4: the code called exit() / sys.exit(0);" in exit_md
     assert "mean of floats (hidden check): 1/1" in exit_md, "hidden checks show their result"
     assert "abs(mean([0.1, 0.2])" not in exit_md, "but never their code"
     record = json.loads(feedback["submitted__good.json"])
@@ -86,16 +124,31 @@ def test_fail_under_exits_1_when_a_notebook_scores_too_little(run_cli, batch, tm
     (["submitted", "--out", "g.csv", "--source", "nowhere"], "--source folder not found"),
     (["empty-folder", "--out", "g.csv"], "no notebooks"),
     (["submitted", "--out", "g.csv", "--feedback", "g.csv"], "--feedback is a file"),
+    (["submitted", "--out", "g.csv/grades.csv"], "cannot write --out"),
+    (["submitted", "--out", "g.csv", "--feedback", "g.csv/feedback"], "cannot write --feedback"),
+    (["submitted", "--out", "submitted/good.ipynb"], "is one of the notebooks read"),
 ])
 def test_grade_bad_input_is_one_line_and_exit_2(batch, tmp_path, args, message, monkeypatch,
                                                  capsys):
     (tmp_path / "empty-folder").mkdir()
     (tmp_path / "g.csv").write_text("old grades\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     assert cli.main(["grade", *args]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
-    assert (tmp_path / "g.csv").read_text() == "old grades\n", "nothing is overwritten"
+    out, err = capsys.readouterr()
+    assert message in err and err.count("\n") == 1 and not out, err
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before, "nothing is written or overwritten"
+
+
+def test_grade_checks_the_job_summary_before_grading(batch, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "g.csv" / "summary.md"))
+    (tmp_path / "g.csv").write_text("old grades\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["grade", "submitted", "--out", "new.csv", "--github"]) == 2
+    assert "cannot write $GITHUB_STEP_SUMMARY" in capsys.readouterr().err
+    assert not (tmp_path / "new.csv").exists()
 
 
 def test_build_check_and_verify(run_cli, tmp_path, monkeypatch, capsys):
@@ -142,3 +195,4 @@ def test_build_with_malformed_markers_is_exit_2_naming_the_cell(tmp_path, monkey
         "mlcicd exercises build: error: sol/fixture_exercise.ipynb cell 13: END QUESTION q3 "
         "closes question q2")
     assert not (tmp_path / "ex").exists()
+

@@ -84,7 +84,8 @@ def test_a_learner_test_earns_points_only_for_telling_models_apart(tmp_path, bod
     head = cell.source.split("    # BEGIN SOLUTION")[0]
     cell.source = head + body + "\n"
     nbformat.write(notebook, tmp_path / "02_testing_exercises.ipynb")
-    [result] = grade_batch([tmp_path / "02_testing_exercises.ipynb"], jobs=2)
+    [result] = grade_batch([tmp_path / "02_testing_exercises.ipynb"], jobs=2,
+                           source=ROOT / "solutions")
     q1 = result.questions[0]
     assert (q1.question, q1.status) == ("q1", status)
     assert q1.points == points, [(c.name, c.passed, c.message) for c in q1.checks]

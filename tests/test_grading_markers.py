@@ -48,6 +48,32 @@ def test_a_minimal_solution_parses_into_questions_checks_and_learner_cells():
     assert not any("check_x" in s for s in learner), "checks must not reach the learner"
 
 
+def test_hidden_checks_and_the_hidden_setup_stay_out_of_the_public_part():
+    setup = ('# BEGIN CHECK SETUP\nKEYS = "AB"\n# END CHECK SETUP\n'
+             '# BEGIN CHECK SETUP hidden\nKEY = {"A": 1}\n# END CHECK SETUP')
+    checks = ('# BEGIN CHECKS\ndef check_keys(x):\n    """x has the keys"""\n'
+              '    assert sorted(x) == list(KEYS)\n\n\n# CHECK hidden\n'
+              'def check_values(x):\n    """x is right"""\n    assert x == KEY\n'
+              '# END CHECKS')
+    blueprint = parse_solution(cells(
+        ("code", SETUP), ("code", setup),
+        ("markdown", "<!-- BEGIN QUESTION q1 points=2 -->\n## One"),
+        ("code", 'x = {"A": 1}  # SOLUTION'), ("code", checks),
+        ("markdown", "<!-- END QUESTION q1 -->")), "demo.ipynb", expected_id="demo")
+    spec = spec_from_blueprint(blueprint, "demo")
+    public = json.dumps(spec.public().to_dict())
+    assert "KEYS" in public and "check_keys" in public and "check_values" in public
+    assert "KEY =" not in public and "x == KEY" not in public and "CHECK hidden" not in public
+    [question] = spec.questions
+    assert question.hidden_code.startswith("# CHECK hidden\ndef check_values(x):")
+    assert spec.hidden_setup_code == 'KEY = {"A": 1}' and spec.complete
+    with pytest.raises(MarkerError, match="unknown option 'secret' on BEGIN CHECK SETUP"):
+        parse_solution(cells(("code", SETUP), ("code", setup.replace("hidden", "secret")),
+                             ("markdown", "<!-- BEGIN QUESTION q1 points=1 -->\n## One"),
+                             ("code", "x = 1  # SOLUTION"), ("code", CHECKS),
+                             ("markdown", "<!-- END QUESTION q1 -->")), "demo.ipynb")
+
+
 def test_the_fixture_solution_builds_the_expected_learner_notebook(tmp_path):
     blueprint = read_blueprint(FIXTURE / "fixture_exercise.ipynb")
     spec = spec_from_blueprint(blueprint, "solutions/fixture_exercise.ipynb")

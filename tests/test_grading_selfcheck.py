@@ -12,7 +12,13 @@ from mlcicd_course.errors import UserInputError
 from mlcicd_course.grading import check, self_check
 from mlcicd_course.grading.build import build
 from mlcicd_course.grading.notebooks import Cell
-from mlcicd_course.grading.selfcheck import SOURCE_ENV, STALE_NOTE, find_notebook, stale_note
+from mlcicd_course.grading.selfcheck import (
+    SOURCE_ENV,
+    STALE_NOTE,
+    find_notebook,
+    find_source,
+    stale_note,
+)
 from tests.conftest import ROOT
 
 SOLUTIONS = ROOT / "tests" / "fixtures" / "grading" / "solutions"
@@ -44,7 +50,7 @@ def executed(tmp_path_factory):
         patch.undo()
 
 
-def test_check_in_the_solution_prints_full_public_points_and_the_model_answer(executed):
+def test_check_with_the_solutions_at_hand_runs_every_check_and_shows_the_answer(executed):
     solution, _ = executed
     q1 = next(text for text in solution if text.startswith("q1 ·"))
     assert q1.splitlines() == [
@@ -55,9 +61,8 @@ def test_check_in_the_solution_prints_full_public_points_and_the_model_answer(ex
         "    A is about data, so ML; B is about code only.",
     ]
     q2 = next(text for text in solution if text.startswith("q2 ·"))
-    assert "+ 1 hidden check (1 point) runs when your notebook is graded" in q2
-    assert solution[-1].rstrip().endswith(
-        "Total: 7/7 points from public checks (+1 point of hidden checks at grading)")
+    assert "✓ mean of floats (hidden check)" in q2 and "runs when" not in q2
+    assert solution[-1].rstrip().endswith("Total: 8/8 points")
 
 
 def test_check_in_the_untouched_exercise_gives_hints_and_no_model_answer(executed):
@@ -65,17 +70,17 @@ def test_check_in_the_untouched_exercise_gives_hints_and_no_model_answer(execute
     q1 = next(text for text in exercise if text.startswith("q1 ·"))
     assert "q1 · classify · 0/2 points" in q1 and "label these: A, B" in q1
     assert "Model answer" not in "".join(exercise)
-    assert "Total: 0/7 points" in exercise[-1]
+    assert "Total: 0/8 points" in exercise[-1]
 
 
 def test_self_check_with_an_explicit_notebook(monkeypatch):
     monkeypatch.setenv(SOURCE_ENV, str(SOLUTIONS))
     report = self_check(["q2"], SUBMISSIONS / "exit_os.ipynb")
     [result] = report.results
-    assert (result.status, result.points, result.max_points) == ("error", 0.0, 2)
+    assert (result.status, result.points, result.max_points) == ("error", 0.0, 3)
     assert report.exercise == "fixture_exercise"
     good = self_check(None, SUBMISSIONS / "good.ipynb", reveal=True)
-    assert good.points == good.max_points == 7
+    assert good.points == good.max_points == 8
     assert set(good.model_answers) == {"q1"}
 
 
@@ -110,3 +115,20 @@ def test_stale_note_when_the_last_cell_run_is_not_saved():
     assert stale_note(saved, ["x = 1  ", 'check("q1")\n']) is None, "whitespace does not count"
     assert stale_note(saved, ["x = 2", 'check("q1")']) == STALE_NOTE
     assert stale_note(saved, ['check("q1")']) is None, "nothing to compare yet"
+
+
+def test_without_the_solutions_check_runs_the_public_checks_and_reveals_nothing(tmp_path,
+                                                                                 monkeypatch):
+    """A learner repository (no solutions/ beside exercises/): the package's checks only."""
+    monkeypatch.delenv(SOURCE_ENV, raising=False)
+    (tmp_path / "exercises").mkdir()
+    notebook = tmp_path / "exercises" / "01_drift_exercises.ipynb"
+    shutil.copy(ROOT / "solutions" / "01_drift_exercises.ipynb", notebook)
+    assert find_source(notebook, "01_drift_exercises") is None
+    report = self_check(["q1"], notebook, reveal=True)
+    [q1] = report.results
+    assert (q1.points, q1.max_points, q1.hidden_checks, q1.hidden_points) == (1, 1, 2, 2)
+    assert not report.model_answers and "model answers come with" in report.notes[0]
+    assert "+ 2 hidden checks (2 points) run when your notebook is graded" in report.text()
+    beside = find_source(ROOT / "exercises" / "01_drift_exercises.ipynb", "01_drift_exercises")
+    assert beside == ROOT / "solutions", "in the course repository the solutions are found"

@@ -3,17 +3,22 @@
 Learners, in an exercise notebook::
 
     from mlcicd_course.grading import check, check_all
-    check("q1")      # public checks of q1 on the saved notebook: pass/fail, hints, points
+    check("q1")      # the checks of q1 on the saved notebook: pass/fail, hints, points
     check_all()      # every question
     check("q1", details=True)   # tracebacks and printed output too
     check("q1", reveal=True)    # show the model answer before the checks pass
+
+check() runs every check when the exercise's solutions are at hand (a `solutions/`
+folder beside the notebook's folder, `source=`, or $MLCICD_EXERCISES_SOURCE), and the
+package's public checks otherwise (hidden ones are counted, not run).
 
 Authors and instructors, on the command line::
 
     mlcicd exercises build                 # solutions/ -> exercises/ + the package's checks
     mlcicd exercises build --check         # exit 1 when exercises/ or the checks are stale
     mlcicd exercises verify                # solutions score full marks, exercises score 0
-    mlcicd grade PATH... --out grades.csv [--feedback DIR] [--jobs N] [--timeout S]
+    mlcicd exercises export-learner DIR    # a learner repository: no solutions, no key
+    mlcicd grade PATH... --source solutions/ --out grades.csv [--feedback DIR] [--resume]
 
 How grading works
 -----------------
@@ -22,14 +27,29 @@ Each question of each notebook is graded in its own fresh process (forked from a
 Windows): that process runs the notebook's shared code cells above the question and
 the question's own code cells, under a wall-clock time limit, a memory limit and a
 file-size limit (POSIX `setrlimit`), in a private working folder, with an audit hook
-that refuses writes outside it, other programs, network connections and signals.
-The checks run in the grader's process, from the package's copy of the exercise
-(`mlcicd_course/data/exercises/<exercise>.json`, written by `mlcicd exercises build`),
-never from the submission; they receive the learner's variables as plain data (or
-proxies for functions), never as pickles. A question that raises, hangs, exits, dies
-or sends junk scores 0 with a reason; the other questions and notebooks are graded.
-This guards against accidents and casual tampering, not a determined attacker: grade
-untrusted work in a throw-away container or CI runner.
+that refuses writes outside it, reading notebooks outside it or other processes'
+/proc files, starting any process, network connections and signals.
+The checks run in the grader's process, never from the submission: the public ones
+from the package's copy of the exercise (`mlcicd_course/data/exercises/<exercise>.json`,
+written by `mlcicd exercises build`), all of them from the solution notebooks given as
+`--source`; they receive the learner's variables as plain data (or proxies for
+functions), never as pickles. A question that raises, hangs, exits, dies or sends junk
+scores 0 with a reason; the other questions and notebooks are graded.
+
+The answer key: every learner has the package, so it holds only public checks, which
+test properties and well-formedness, never compare with a stored answer. Hidden
+checks, the hidden check setup (expected answers) and model answers stay in the
+solution notebooks, which only the grader reads.
+
+No learner process outlives its question. Linux: the zygote and every question's
+process are child subreapers (`reaper`), so whatever a question starts, even through
+ctypes in a new session, stays in a tree that is stopped and killed when the question
+ends, and an orphan of a question is killed within a quarter of a second. macOS: the
+question's process group is killed; a process that leaves it through ctypes can
+survive. Windows: the question's process is killed; what it started through ctypes can
+survive. The audit hook is not a sandbox (ctypes goes around it): this guards against
+accidents and casual tampering, not a determined attacker; grade untrusted work in a
+throw-away container or CI runner.
 
 The marker format
 -----------------
@@ -69,17 +89,20 @@ editor as long as the marker lines survive.
     answer`; `"A": "ml",  # SOLUTION` becomes `"A": ...,  # your answer`.
 
 `# BEGIN CHECKS` ... `# END CHECKS` (code cells, inside a question)
-    The question's checks; removed from the learner's copy and stored in the package.
+    The question's checks; removed from the learner's copy; the public ones are stored
+    in the package.
     Every top-level `def check_<name>(<names>):` is a check. Its parameters are the
     names of the learner's variables it needs; functions and other objects the
     learner defines arrive as proxies that run in the learner's process. A check
     passes when it returns and fails on `AssertionError`, whose message is the hint
     shown to the learner; its docstring's first line describes it. A line
     `# CHECK points=2 hidden` directly above a def sets its points (default 1) and
-    hides it from `check()` (it runs only in `mlcicd grade`). The checks' points must
-    add up to the question's points. Hidden means "not run by check()", not secret:
-    `solutions/` is public; keep secret checks in a private solutions folder and grade
-    with `mlcicd grade --source DIR`. Checks of many notebooks run at the same time, in
+    makes it hidden: its code is not in the package, so it runs only where the
+    solutions are (`mlcicd grade --source DIR`, check() beside `solutions/`). The
+    checks' points must add up to the question's points. A check that compares with
+    the answer itself must be hidden: a public one would hand the key to every learner.
+    This course's `solutions/` are public; keep secret checks in a private solutions
+    folder. Checks of many notebooks run at the same time, in
     threads of one process: keep them free of process-wide changes (sys.stdout,
     os.environ, the working folder; `contextlib.redirect_stdout` is not thread-safe),
     and build expensive data once with `grading.helpers.fixture`.
@@ -87,11 +110,12 @@ editor as long as the marker lines survive.
 `# BEGIN CHECK SETUP` ... `# END CHECK SETUP` (code cells, outside questions)
     Imports and helpers shared by all checks of the notebook (e.g. a `@fixture` that
     trains a reference model once per grading run; see `grading.helpers`). Removed
-    from the learner's copy.
+    from the learner's copy. `# BEGIN CHECK SETUP hidden` marks setup that only hidden
+    checks use, such as the expected answers: it stays out of the package too.
 
 `<!-- BEGIN MODEL ANSWER -->` ... `<!-- END MODEL ANSWER -->` (markdown, in a question)
-    Removed from the learner's copy; `check()` prints it once the question's public
-    checks pass (or with `reveal=True`).
+    Removed from the learner's copy and from the package; `check()` prints it, where
+    the solutions are at hand, once the question's checks pass (or with `reveal=True`).
 
 BEGIN and END of SOLUTION, PROMPT, CHECKS, CHECK SETUP and MODEL ANSWER must be in the
 same cell. `mlcicd exercises build` rejects malformed markers with the notebook and

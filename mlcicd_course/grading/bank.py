@@ -1,18 +1,21 @@
-"""The package's copy of every exercise's checks (the "bank"), and how it is found.
+"""The package's public checks of every exercise (the "bank"), and the instructor's source.
 
 `mlcicd exercises build` writes one JSON file per exercise to
 `mlcicd_course/data/exercises/<exercise>.json`, so an installed package carries the
-checks with it: `check()` and `mlcicd grade` read them from there, never from the
-learner's notebook. An instructor who keeps private solutions (with hidden checks that
-learners cannot read) passes `source=` / `--source DIR` to read the checks straight
-from those solution notebooks instead.
+*public* checks with it: `check()` and `mlcicd grade` read them from there, never from
+the learner's notebook. Every learner has the package, so the bank holds nothing that
+gives an answer away: no hidden check's code, no hidden check setup (where expected
+answers live), no model answer; a hidden check is listed by name, description and
+points only. The complete checks exist only in the solution notebooks (the
+instructor's source), read with `source=` / `--source DIR`; without them, hidden
+checks cannot run (`ExerciseSpec.complete` is False).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from mlcicd_course.errors import UserInputError
 from mlcicd_course.grading.markers import Blueprint, CheckInfo, MarkerError, parse_solution
 from mlcicd_course.grading.notebooks import DamagedNotebook, read_cells
 
-BANK_FORMAT = 1
+BANK_FORMAT = 2
 BANK_FOLDER = ("data", "exercises")
 
 
@@ -36,6 +39,7 @@ class QuestionSpec:
     checks_code: str
     checks: tuple[CheckInfo, ...]
     model_answer: str
+    hidden_code: str = ""
 
     @property
     def public_points(self) -> float:
@@ -44,14 +48,19 @@ class QuestionSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "points": self.points,
                 "needs": list(self.needs), "checks_code": self.checks_code,
+                "hidden_code": self.hidden_code,
                 "checks": [c.to_dict() for c in self.checks], "model_answer": self.model_answer}
+
+    def public(self) -> QuestionSpec:
+        """This question without what gives answers away (hidden checks' code, model answer)."""
+        return replace(self, hidden_code="", model_answer="")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> QuestionSpec:
         checks = tuple(CheckInfo(c["name"], c["points"], bool(c["hidden"]), c["description"],
                                  tuple(c["parameters"])) for c in data["checks"])
         return cls(data["id"], data["title"], data["points"], tuple(data["needs"]),
-                   data["checks_code"], checks, data["model_answer"])
+                   data["checks_code"], checks, data["model_answer"], data["hidden_code"])
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class ExerciseSpec:
     setup_code: str
     questions: tuple[QuestionSpec, ...]
     source: str
+    hidden_setup_code: str = ""
+    complete: bool = True  # False for the package's public bank: hidden checks cannot run
 
     @property
     def max_points(self) -> float:
@@ -82,7 +93,13 @@ class ExerciseSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"format": BANK_FORMAT, "exercise": self.id, "title": self.title,
                 "source": self.source, "setup_code": self.setup_code,
+                "hidden_setup_code": self.hidden_setup_code, "complete": self.complete,
                 "questions": [q.to_dict() for q in self.questions]}
+
+    def public(self) -> ExerciseSpec:
+        """What the package may carry: public checks only (see the module docstring)."""
+        return replace(self, hidden_setup_code="", complete=False,
+                       questions=tuple(q.public() for q in self.questions))
 
     @property
     def digest(self) -> str:
@@ -96,15 +113,16 @@ class ExerciseSpec:
             raise UserInputError(f"exercise bank format {data.get('format')!r} is not "
                                  f"{BANK_FORMAT}: run `mlcicd exercises build`")
         return cls(data["exercise"], data["title"], data["setup_code"],
-                   tuple(QuestionSpec.from_dict(q) for q in data["questions"]), data["source"])
+                   tuple(QuestionSpec.from_dict(q) for q in data["questions"]), data["source"],
+                   data["hidden_setup_code"], bool(data["complete"]))
 
 
 def spec_from_blueprint(blueprint: Blueprint, source: str) -> ExerciseSpec:
     """The bank entry for a parsed solution notebook."""
     questions = tuple(QuestionSpec(q.id, q.title, q.points, q.needs, q.checks_code, q.checks,
-                                   q.model_answer) for q in blueprint.questions)
+                                   q.model_answer, q.hidden_code) for q in blueprint.questions)
     return ExerciseSpec(blueprint.exercise, blueprint.title, blueprint.setup_code, questions,
-                        source)
+                        source, blueprint.hidden_setup_code)
 
 
 def read_blueprint(path: Path) -> Blueprint:

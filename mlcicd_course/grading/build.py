@@ -2,15 +2,19 @@
 
 For each `solutions/<id>.ipynb`: check the markers, write `exercises/<id>.ipynb` (the
 learner's copy: solutions replaced by prompts, checks and model answers removed,
-outputs cleared, deterministic cell ids) and `<bank>/<id>.json` (the checks, points and
-model answers that `check()` and `mlcicd grade` use). The same solutions always give
-the same bytes, so `--check` can tell whether the committed files are up to date.
+outputs cleared, deterministic cell ids) and `<bank>/<id>.json` (the public checks and
+points that `check()` and `mlcicd grade` use; nothing that gives an answer away). The
+same solutions always give the same bytes, so `--check` can tell whether the committed
+files are up to date.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +88,7 @@ def build(solutions: str | Path, exercises: str | Path, bank: str | Path, *,
         spec = spec_from_blueprint(blueprint, f"{solutions.name}/{path.name}")
         result.exercises.append(spec.id)
         outputs.append((exercises / path.name, exercise_notebook(blueprint)))
-        outputs.append((bank / f"{spec.id}.json", spec.to_dict()))
+        outputs.append((bank / f"{spec.id}.json", spec.public().to_dict()))
     for target, content in outputs:
         if _same(target, content):
             continue
@@ -113,3 +117,67 @@ def _same(target: Path, content: str | dict) -> bool:
         return json.loads(text) == content
     except json.JSONDecodeError:
         return False
+
+
+LEARNER_README = """# {title}
+
+Your exercise notebooks are in `exercises/`. Install the course's package (your
+instructor gives you the command), open a notebook, fill in the `...` places, save, and
+run the `check("q1")` cell under each question (`check_all()` at the end): it grades the
+saved notebook with the public checks and gives a hint for each. Hidden checks and the
+model answers are not in this repository or in the package: they run when your
+instructor grades the notebook.
+"""
+
+
+def export_learner(solutions: str | Path, target: str | Path, *,
+                   workflow: str | Path | None = None, title: str = "Exercises") -> list[Path]:
+    """Write a learner repository to `target`: the exercise notebooks, a README and
+    (optionally) the autograding workflow; no solutions, hidden checks or model answers.
+
+    `target` must not exist or be empty; it is written completely or not at all.
+    """
+    from mlcicd_course.grading.markers import STRIPPED_REGIONS, scan
+    from mlcicd_course.grading.notebooks import parse_notebook_text
+
+    solutions, target = Path(solutions), Path(target)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserInputError(f"{target} exists and is not an empty folder: give a new one")
+    if workflow is not None and not Path(workflow).is_file():
+        raise UserInputError(f"workflow file not found: {workflow}")
+    paths = sorted(solutions.glob("*.ipynb")) if solutions.is_dir() else []
+    if not paths:
+        raise UserInputError(f"no solution notebooks (*.ipynb) in {solutions}")
+    files: dict[str, str] = {"README.md": LEARNER_README.format(title=title)}
+    for path in paths:
+        blueprint = read_blueprint(path)
+        _check_exercise_code(blueprint)
+        text = exercise_notebook(blueprint)
+        markers, _ = scan(parse_notebook_text(text))
+        leaked = [m for m in markers if m.region in (*STRIPPED_REGIONS, "SOLUTION")]
+        if leaked:  # the builder strips these; never ship a notebook where it did not
+            raise UserInputError(f"{path.name}: the learner's copy still has BEGIN "
+                                 f"{leaked[0].region}")
+        files[f"exercises/{path.name}"] = text
+    if workflow is not None:
+        files[".github/workflows/classroom.yml"] = Path(workflow).read_text(encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        mask = os.umask(0o022)
+        os.umask(mask)
+        staging.chmod(0o777 & ~mask)  # a folder as mkdir would make it, not mkdtemp's 0700
+    except OSError as err:
+        raise UserInputError(f"cannot write {target}: {err.strerror}") from None
+    try:
+        for name, text in files.items():
+            write_text_atomic(staging / name, text)
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+    except BaseException as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise UserInputError(f"cannot write {target}: {err.strerror}") from None
+        raise
+    return [target / name for name in sorted(files)]

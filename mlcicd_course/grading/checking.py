@@ -1,6 +1,7 @@
 """Grading one question: run the learner's code in a fresh process, then the checks here.
 
-The checks come from an `ExerciseSpec` (the package's copy) and run in this process;
+The checks come from an `ExerciseSpec` (the package's public checks, or all of them from
+the instructor's source) and run in this process;
 the learner's code runs in its own process (`runner`). A check receives the learner's
 variables by name, as plain data or as proxies for functions. Scoring fails closed:
 a question whose code raises, exits, hangs, dies or sends junk scores 0 with a reason,
@@ -47,6 +48,11 @@ class CheckOutcome:
                 "earned": self.earned, "hidden": self.hidden, "passed": self.passed,
                 "message": self.message, "ran": self.ran}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckOutcome:
+        return cls(data["name"], data["description"], data["points"], data["earned"],
+                   bool(data["hidden"]), bool(data["passed"]), data["message"], bool(data["ran"]))
+
 
 @dataclass(frozen=True)
 class QuestionResult:
@@ -74,6 +80,15 @@ class QuestionResult:
                 "hidden_checks_not_run": self.hidden_checks,
                 "hidden_points_not_run": self.hidden_points}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuestionResult:
+        """A result read back from `to_dict` (the learner's printed output is not kept)."""
+        return cls(data["exercise"], data["question"], data["title"], data["points"],
+                   data["max_points"], data["status"], data["reason"],
+                   tuple(CheckOutcome.from_dict(c) for c in data["checks"]), data["note"],
+                   traceback=data["traceback"], hidden_checks=data["hidden_checks_not_run"],
+                   hidden_points=data["hidden_points_not_run"])
+
 
 # --------------------------------------------------------------------------- check code
 
@@ -90,11 +105,15 @@ def check_functions(spec: ExerciseSpec, question: QuestionSpec) -> dict[str, Any
             if spec.digest not in _SETUPS:
                 setup: dict[str, Any] = {"__name__": f"mlcicd_checks_{spec.id}",
                                          "__builtins__": builtins}
-                exec(compile(spec.setup_code, f"<{spec.id} check setup>", "exec"), setup)  # noqa: S102
+                for part, code in (("setup", spec.setup_code),
+                                   ("hidden setup", spec.hidden_setup_code)):
+                    exec(compile(code, f"<{spec.id} check {part}>", "exec"), setup)  # noqa: S102
                 _SETUPS[spec.digest] = setup
             namespace = dict(_SETUPS[spec.digest])
-            code = compile(question.checks_code, f"<{spec.id} {question.id} checks>", "exec")
-            exec(code, namespace)  # noqa: S102 - the checks are the package's own code
+            for part, code in (("checks", question.checks_code),
+                               ("hidden checks", question.hidden_code)):
+                compiled = compile(code, f"<{spec.id} {question.id} {part}>", "exec")
+                exec(compiled, namespace)  # noqa: S102 - the checks are the package's own code
             _NAMESPACES[key] = namespace
     return _NAMESPACES[key]
 
@@ -155,7 +174,7 @@ def grade_question(spec: ExerciseSpec, qid: str, source: QuestionSource, *, laun
     """Grade question `qid` of a notebook whose code for it is `source`."""
     limits = limits or Limits()
     question = spec.question(qid)
-    scoring = _Scoring(spec, question, include_hidden)
+    scoring = _Scoring(spec, question, include_hidden and spec.complete)
     if source.status != "ok":
         return scoring.base(source.status, source.reason)
     functions = check_functions(spec, question)

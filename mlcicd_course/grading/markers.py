@@ -129,10 +129,12 @@ class QuestionInfo:
     checks_code: str
     checks: tuple[CheckInfo, ...]
     model_answer: str
+    hidden_code: str = ""
 
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "points": self.points,
                 "needs": list(self.needs), "checks_code": self.checks_code,
+                "hidden_code": self.hidden_code,
                 "checks": [c.to_dict() for c in self.checks], "model_answer": self.model_answer}
 
 
@@ -146,6 +148,7 @@ class Blueprint:
     setup_code: str
     questions: tuple[QuestionInfo, ...]
     exercise_cells: tuple[tuple[str, str], ...] = field(repr=False)
+    hidden_setup_code: str = ""
 
 
 def _fail(name: str, cell: int | None, message: str) -> MarkerError:
@@ -230,6 +233,7 @@ def parse_solution(cells: list[Cell], name: str, expected_id: str | None = None)
     stack: list[Marker] = []
     questions: list[dict] = []
     setup_parts: list[str] = []
+    hidden_setup_parts: list[str] = []
     for marker in markers:
         cell = cells[marker.cell]
         if marker.edge == "EXERCISE":
@@ -264,7 +268,7 @@ def parse_solution(cells: list[Cell], name: str, expected_id: str | None = None)
         elif marker.region in ("CHECKS", "CHECK SETUP", "MODEL ANSWER"):
             text = "\n".join(cell.source.splitlines()[top.line + 1: marker.line])
             if marker.region == "CHECK SETUP":
-                setup_parts.append(text)
+                (hidden_setup_parts if top.args == "hidden" else setup_parts).append(text)
             else:
                 key = "checks" if marker.region == "CHECKS" else "model"
                 questions[-1][key].append((marker.cell, top.line + 1, text))
@@ -276,6 +280,8 @@ def parse_solution(cells: list[Cell], name: str, expected_id: str | None = None)
 
     setup_code = "\n\n".join(setup_parts)
     _compile(setup_code, name, None, "CHECK SETUP")
+    hidden_setup_code = "\n\n".join(hidden_setup_parts)
+    _compile(hidden_setup_code, name, None, "CHECK SETUP hidden")
     infos = tuple(_question_info(q, cells, name) for q in questions)
     known: list[str] = []
     for info in infos:
@@ -286,7 +292,8 @@ def parse_solution(cells: list[Cell], name: str, expected_id: str | None = None)
         known.append(info.id)
     exercise_cells = tuple(_exercise_cells(cells, name))
     title = _first_heading([c for c in cells if c.cell_type == "markdown"], level=1) or exercise
-    return Blueprint(name, exercise, title, setup_code, infos, exercise_cells)
+    return Blueprint(name, exercise, title, setup_code, infos, exercise_cells,
+                     hidden_setup_code)
 
 
 def _begin(marker: Marker, cell: Cell, top: Marker | None, stack: list[Marker],
@@ -317,6 +324,9 @@ def _begin(marker: Marker, cell: Cell, top: Marker | None, stack: list[Marker],
             raise _fail(name, marker.cell, "BEGIN CHECK SETUP belongs outside questions")
         if cell.cell_type != "code":
             raise _fail(name, marker.cell, "BEGIN CHECK SETUP belongs in a code cell")
+        if marker.args not in ("", "hidden"):
+            raise _fail(name, marker.cell, f"unknown option {marker.args!r} on BEGIN CHECK "
+                                           "SETUP (only `hidden`)")
     else:
         if top is None or top.region != "QUESTION":
             where = f"inside BEGIN {top.region}" if top else "outside a question"
@@ -346,7 +356,7 @@ def _question_info(question: dict, cells: list[Cell], name: str) -> QuestionInfo
     if not question["checks"]:
         raise _fail(name, question["start"], f"question {qid} has no BEGIN/END CHECKS region")
     checks: list[CheckInfo] = []
-    code_parts = []
+    code_parts, hidden_parts = [], []
     for cell_index, _first_line, text in question["checks"]:
         tree = _compile(text, name, cell_index, f"the CHECKS of {qid}")
         lines = text.splitlines()
@@ -360,11 +370,20 @@ def _question_info(question: dict, cells: list[Cell], name: str) -> QuestionInfo
                     raise _fail(name, cell_index, "a CHECK line must be followed by "
                                                   "`def check_<name>(...)`")
                 markers[after + 1] = found.args
+        secret: list[tuple[int, int]] = []  # line ranges of hidden checks (0-based, end excl.)
         for node in tree.body:
             if not (isinstance(node, ast.FunctionDef) and node.name.startswith("check_")):
                 continue
             checks.append(_check_info(node, lines, markers, name, cell_index))
-        code_parts.append(text)
+            if checks[-1].hidden:
+                start = node.lineno - 1
+                while start and (not lines[start - 1].strip()
+                                 or isinstance(parse_marker(lines[start - 1]), Marker)):
+                    start -= 1
+                secret.append((start, node.end_lineno or node.lineno))
+        hidden = {n for start, end in secret for n in range(start, end)}
+        code_parts.append("\n".join(ln for n, ln in enumerate(lines) if n not in hidden).strip())
+        hidden_parts.extend("\n".join(lines[start:end]).strip() for start, end in secret)
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise _fail(name, question["start"], f"question {qid} defines a check twice")
@@ -378,7 +397,8 @@ def _question_info(question: dict, cells: list[Cell], name: str) -> QuestionInfo
     title = short_title(_first_heading([c for c in region if c.cell_type == "markdown"])) or qid
     model = "\n\n".join(text.strip() for _, _, text in question["model"])
     return QuestionInfo(qid, title, question["points"], question["needs"], question["start"],
-                        question["end"], "\n\n".join(code_parts), tuple(checks), model)
+                        question["end"], "\n\n\n".join(p for p in code_parts if p),
+                        tuple(checks), model, "\n\n\n".join(hidden_parts))
 
 
 def _check_info(node: ast.FunctionDef, lines: list[str], markers: dict[int, str], name: str,

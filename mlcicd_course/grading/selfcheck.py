@@ -1,14 +1,20 @@
 """`check("q1")` and `check_all()`: the learner's self-check inside an exercise notebook.
 
 They grade the saved notebook file with the same runner as `mlcicd grade` (the
-question's code in a fresh process, the package's checks here), run only the public
-checks, and print each check's result with a hint. The notebook is found from the
-session (JupyterLab, VS Code, Jupyter Notebook), else among the exercise notebooks of
-the working folder: the one named by the `# EXERCISE <id>` line the kernel ran, or,
-when the kernel keeps no history (nbval), the one whose variables the kernel has; or
-from `notebook=`. Because the saved file is what gets graded, check() warns when the
-cell you ran last is not in the saved file yet. (On hosted notebooks without a file on
-the kernel's disk, such as Colab, check() cannot work: download the notebook.)
+question's code in a fresh process, the checks here) and print each check's result
+with a hint. Which checks run depends on what is at hand: with the instructor's source
+(`source=`, $MLCICD_EXERCISES_SOURCE, or a `solutions/` folder beside the notebook's
+folder, as in the course repository) every check runs, hidden ones included, and a
+question's model answer can be shown; with only the installed package (a GitHub
+Classroom repository) the public checks run, and hidden ones are counted, not run.
+
+The notebook is found from the session (JupyterLab, VS Code, Jupyter Notebook), else
+among the exercise notebooks of the working folder: the one named by the `# EXERCISE
+<id>` line the kernel ran, or, when the kernel keeps no history (nbval), the one whose
+variables the kernel has; or from `notebook=`. Because the saved file is what gets
+graded, check() warns when the cell you ran last is not in the saved file yet. (On
+hosted notebooks without a file on the kernel's disk, such as Colab, check() cannot
+work: download the notebook.)
 """
 
 from __future__ import annotations
@@ -82,9 +88,9 @@ class SelfCheckReport:
             lines.append("")
             hidden = sum(r.hidden_points for r in self.results)
             unit = "point" if hidden == 1 else "points"
-            extra = f" (+{_fmt(hidden)} {unit} of hidden checks at grading)" if hidden else ""
-            lines.append(f"Total: {_fmt(self.points)}/{_fmt(self.max_points)} points from "
-                         f"public checks{extra}")
+            extra = (f" from public checks (+{_fmt(hidden)} {unit} of hidden checks at "
+                     "grading)") if hidden else ""
+            lines.append(f"Total: {_fmt(self.points)}/{_fmt(self.max_points)} points{extra}")
         return "\n".join(lines)
 
 
@@ -101,7 +107,8 @@ def _question_lines(result: QuestionResult, details: bool) -> list[str]:
     else:
         for outcome in result.checks:
             mark = "✓" if outcome.passed else "✗"
-            lines.append(f"  {mark} {outcome.description}")
+            hidden = " (hidden check)" if outcome.hidden else ""
+            lines.append(f"  {mark} {outcome.description}{hidden}")
             if not outcome.passed and outcome.message:
                 lines.extend(f"      {line}" for line in outcome.message.splitlines())
     if result.hidden_checks:
@@ -200,6 +207,16 @@ def _overlap(cells: list, namespace: dict) -> float:
     return len(names & set(namespace)) / len(names) if names else 0.0
 
 
+def find_source(notebook: Path, exercise: str,
+                source: str | os.PathLike[str] | None = None) -> Path | None:
+    """The instructor's source for check(): given, from the environment, or beside."""
+    given = source or os.environ.get(SOURCE_ENV)
+    if given:
+        return Path(given)
+    beside = notebook.resolve().parent.parent / "solutions"
+    return beside if (beside / f"{exercise}.ipynb").is_file() else None
+
+
 def _normal(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
@@ -221,7 +238,10 @@ def stale_note(cells: list, history: list[str]) -> str | None:
 def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[str] | None = None,
                *, reveal: bool = False, source: str | os.PathLike[str] | None = None,
                timeout: float = 30.0) -> SelfCheckReport:
-    """Run the public checks of `questions` (default: all) on the saved notebook."""
+    """Run the checks of `questions` (default: all) on the saved notebook.
+
+    All checks when the instructor's source is found, else the public ones.
+    """
     path = find_notebook(notebook)
     _launcher().prestart()  # the warm process imports while the checks are prepared here
     try:
@@ -229,11 +249,14 @@ def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[s
     except DamagedNotebook as err:
         raise UserInputError(f"{path.name}: {err}") from None
     exercise = exercise_id(cells) or path.stem
-    spec: ExerciseSpec = load_exercise(exercise, source or os.environ.get(SOURCE_ENV) or None)
+    spec: ExerciseSpec = load_exercise(exercise, find_source(path, exercise, source))
     wanted = questions or spec.question_ids
     for qid in wanted:
         spec.question(qid)  # an unknown id is the caller's mistake: say so at once
     notes = []
+    if reveal and not spec.complete:
+        notes.append("note: model answers come with the exercise's solutions, which this "
+                     "installation does not have")
     if notebook is None and (note := stale_note(cells, _history())):
         notes.append(note)
     _, problems = scan(cells)
@@ -244,7 +267,7 @@ def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[s
         question = spec.question(qid)
         code = question_code(cells, qid, spec.question_ids, question.needs)
         result = grade_question(spec, qid, code, launcher=_launcher(),
-                                limits=Limits(timeout=timeout), include_hidden=False)
+                                limits=Limits(timeout=timeout))
         results.append(result)
         passed = result.status == "ok" and all(o.passed for o in result.checks)
         if question.model_answer and (reveal or passed):
