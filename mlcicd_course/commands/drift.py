@@ -7,7 +7,7 @@ import argparse
 from mlcicd_course import drift
 from mlcicd_course.commands import comma_separated
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_text_atomic
+from mlcicd_course.fileio import check_outputs, read_csv, write_outputs
 
 EXIT_NO_DRIFT, EXIT_DRIFT = 0, 1
 
@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
+    check_outputs(("--json", args.json), ("--markdown", args.markdown),
+                  inputs=[("REFERENCE.csv", args.reference), ("CURRENT.csv", args.current)])
     options = drift.DriftOptions(
         alpha=args.alpha,
         correction=args.correction,
@@ -60,10 +61,12 @@ def _run(args: argparse.Namespace) -> int:
         reasons = "; ".join(f"{f.feature}: {f.reason}" for f in report.features[:3])
         more = f" (and {len(report.features) - 3} more)" if len(report.features) > 3 else ""
         raise UserInputError(f"no column could be tested ({reasons}{more})")
+    files = {}
     if args.json:
-        write_text_atomic(args.json, report.to_json())
+        files[args.json] = report.to_json()
     if args.markdown:
-        write_text_atomic(args.markdown, report.to_markdown())
+        files[args.markdown] = report.to_markdown()
+    write_outputs(files)
     print(report.summary)
     print(drift.drift_table(report).to_string())
     for row in report.features:
