@@ -30,6 +30,7 @@ across runs.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -227,6 +228,9 @@ class Scenario:
         if not 1 <= self.drift_start <= self.months:
             raise UserInputError(
                 f"drift start must be a month between 1 and {self.months}, got {self.drift_start}")
+        if not math.isfinite(self.covariate_drift):
+            raise UserInputError(f"covariate drift must be a finite number, got "
+                                 f"{self.covariate_drift}")
         if not 0.0 <= self.concept_drift <= 1.0:
             raise UserInputError(f"concept drift must be in [0, 1], got {self.concept_drift}")
         unknown = sorted(set(self.faults) - set(FAULTS))
