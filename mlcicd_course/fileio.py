@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -142,8 +143,21 @@ def check_outputs(*outputs: Named, inputs: Iterable[Named] = ()) -> None:
         for name, other in seen:
             if same_file(path, other):
                 raise UserInputError(f"{option} and {name} are the same file: {path}")
-        _check_writable(option, path)
+        if not _is_stream(path):
+            _check_writable(option, path)
+        elif not os.access(path, os.W_OK):
+            raise UserInputError(f"cannot write {option} {path}: Permission denied")
         seen.append((option, path))
+
+
+def _is_stream(path: Path) -> bool:
+    """An existing path that is neither a regular file nor a folder (/dev/stdout, a pipe):
+    written in place, as a rename would replace the device or pipe with a file."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def _existing_folder(option: str, path: Path) -> Path:
@@ -191,13 +205,19 @@ def write_outputs(files: Mapping[PathLike, str | bytes]) -> list[Path]:
     Text is written as UTF-8 with "\\n" line ends. Every file is first written to a
     temporary beside its target (creating missing folders); only when all are written
     are they renamed into place. An error removes the temporaries and raises a one-line
-    `UserInputError`, leaving every earlier file as it was.
+    `UserInputError`, leaving every earlier file as it was. A device or pipe (/dev/stdout)
+    is written in place, last.
     """
     pending: list[tuple[Path, Path]] = []
+    streams: list[tuple[Path, bytes]] = []
+    target = Path()
     try:
         for given, content in files.items():
             target = Path(given)
             data = content.encode("utf-8") if isinstance(content, str) else content
+            if _is_stream(target):
+                streams.append((target, data))
+                continue
             _existing_folder("", target)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -213,13 +233,17 @@ def write_outputs(files: Mapping[PathLike, str | bytes]) -> list[Path]:
             except OSError as err:
                 del pending[: index]
                 raise UserInputError(f"cannot write {target}: {_os_message(err)}") from None
+        pending.clear()
+        for target, data in streams:
+            with open(target, "wb") as handle:
+                handle.write(data)
     except BaseException as err:
         for tmp, _ in pending:
             tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise UserInputError(f"cannot write {pending[-1][1]}: {_os_message(err)}") from None
+            raise UserInputError(f"cannot write {target}: {_os_message(err)}") from None
         raise
-    return [target for _, target in pending]
+    return [Path(given) for given in files]
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
 
 import pytest
 
@@ -163,3 +164,18 @@ def test_rewriting_a_file_keeps_its_mode(tmp_path):
     path.chmod(0o640)
     write_text_atomic(path, "new\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640 and path.read_text() == "new\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_a_pipe_or_device_is_written_in_place_not_replaced(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    check_outputs(("--markdown", pipe))
+    write_outputs({tmp_path / "a.json": "{}\n", pipe: "# report\n"})
+    reader.join(timeout=10)
+    assert received == [b"# report\n"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "pipe"]
