@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from mlcicd_course.errors import UserInputError
 
@@ -43,6 +44,18 @@ def read_json(path: str | os.PathLike[str], *, what: str = "JSON") -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserInputError(f"{what} file is not valid JSON: {path}: {err}") from None
+
+
+def read_yaml(path: str | os.PathLike[str], *, what: str = "YAML") -> Any:
+    """Read a YAML file, with a one-line `UserInputError` when it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserInputError(f"{what} is not valid YAML: {path}: {first}") from None
 
 
 def refuse_folder_outputs(*outputs: tuple[str, str | os.PathLike[str] | None]) -> None:
