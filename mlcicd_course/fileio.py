@@ -6,16 +6,20 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from mlcicd_course.errors import UserInputError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def read_csv(path: str | os.PathLike[str], *, what: str = "data") -> pd.DataFrame:
     """Read a CSV file, turning every way it can fail into a one-line `UserInputError`."""
+    import pandas as pd  # here, not at the top: servers read YAML and JSON only
+
     path = Path(path)
     if not path.exists():
         raise UserInputError(f"{what} file not found: {path}")

@@ -50,10 +50,10 @@ def in_process_router(apps: Mapping[str, Any], table: RoutingTable,
                       transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
                       **options: Any) -> Router:
     """A router whose backends are ASGI apps (or transports) in this process, no sockets."""
-    mounts = {f"http://{name}": httpx.ASGITransport(app) for name, app in apps.items()}
-    mounts.update({f"http://{name}": t for name, t in (transports or {}).items()})
-    backends = {name: f"http://{name}" for name in mounts}
-    upstream = HttpxUpstream(mounts=mounts)
+    by_name = {name: httpx.ASGITransport(app) for name, app in apps.items()}
+    by_name.update(transports or {})
+    backends = {name: f"http://{name}" for name in by_name}
+    upstream = HttpxUpstream(mounts={backends[name]: t for name, t in by_name.items()})
     return Router(RouterSettings(backends, table, **options), token=TOKEN, upstream=upstream)
 
 

@@ -4,6 +4,7 @@
 workers and stops at `requests` requests or after `duration_s` seconds, whichever
 comes first. Every request becomes one row of a DataFrame::
 
+    request     its number, 0, 1, 2, ... in the order the workers took them
     t_start     seconds since the load began, when the request was sent
     status      HTTP status; 0 when no answer came (refused, timed out)
     latency_ms  time to the complete answer, in milliseconds
@@ -37,7 +38,7 @@ import pandas as pd
 
 from mlcicd_course.serving.upstream import describe
 
-COLUMNS = ("t_start", "status", "latency_ms", "version", "unit_id", "error")
+COLUMNS = ("request", "t_start", "status", "latency_ms", "version", "unit_id", "error")
 Action = tuple[str, Callable[[], Any]]
 
 
@@ -105,13 +106,13 @@ async def generate_load(
                 await asyncio.to_thread(action)
             unit = unit_ids[index % len(unit_ids)] if unit_ids else ""
             sent_headers = {**base_headers, "X-User-Id": unit} if unit else base_headers
-            rows.append(await _one(session, url, bodies[index % len(bodies)], sent_headers,
-                                   unit, clock, started))
+            rows.append((index, *await _one(session, url, bodies[index % len(bodies)],
+                                            sent_headers, unit, clock, started)))
 
     async with aiohttp.ClientSession(connector=connector, timeout=limits) as session:
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
     duration = clock() - started
-    frame = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("t_start", kind="stable")
+    frame = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("request")
     return LoadResult(frame.reset_index(drop=True),
                       pd.DataFrame(events, columns=["t", "request", "action"]), duration)
 
