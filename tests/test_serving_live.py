@@ -16,7 +16,7 @@ import pytest
 from mlcicd_course.cli import main
 from mlcicd_course.serving.admin_client import AdminError, RouterAdmin
 from mlcicd_course.serving.lifecycle import ServerError, model_servers, router
-from mlcicd_course.serving.loadgen import run_load, summarize
+from mlcicd_course.serving.loadgen import run_load, summarize, throughput
 from tests.serving_support import rows, save_fast_model
 
 
@@ -210,3 +210,12 @@ def test_summarize_groups_by_version_within_a_window():
         "green": {"requests": 2, "errors": 1, "latency_p50_ms": 6.0, "latency_p99_ms": 6.98},
     }
     assert json.loads(json.dumps(summarize(frame)))["green"]["requests"] == 3
+
+
+def test_throughput_counts_requests_per_second_by_version():
+    frame = pd.DataFrame({"t_start": [0.0, 0.1, 0.3, 0.6, 0.7, 0.74],
+                          "version": ["blue", "blue", "blue", "green", "green", "blue"]})
+    table = throughput(frame, bin_s=0.25)
+    assert table.to_dict("index") == {0.0: {"blue": 8.0, "green": 0.0},
+                                      0.25: {"blue": 4.0, "green": 0.0},
+                                      0.5: {"blue": 4.0, "green": 8.0}}

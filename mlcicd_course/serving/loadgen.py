@@ -19,7 +19,8 @@ and their times are recorded in `LoadResult.events`.
 
 `run_load` does the same from synchronous code, also inside a Jupyter notebook, whose
 own event loop is already running. `summarize` turns the rows into per-version
-numbers (requests, errors, p50 and p99 latency) that rollout analysis takes.
+numbers (requests, errors, p50 and p99 latency) that rollout analysis takes, and
+`throughput` into requests per second by version over time.
 """
 
 from __future__ import annotations
@@ -177,3 +178,16 @@ def summarize(frame: pd.DataFrame, *, start: float | None = None,
             "latency_p99_ms": round(float(np.percentile(latency, 99)), 3),
         }
     return summary
+
+
+def throughput(frame: pd.DataFrame, bin_s: float = 0.25) -> pd.DataFrame:
+    """Requests per second by version, in time bins of `bin_s` seconds (for a plot).
+
+    Rows: the start of each bin (seconds since the load began); columns: versions;
+    values: requests sent in the bin divided by `bin_s`.
+    """
+    if bin_s <= 0:
+        raise ValueError("bin_s must be positive")
+    start = (frame["t_start"] // bin_s * bin_s).round(6).rename("t")
+    counts = frame.groupby([start, frame["version"]]).size().unstack(fill_value=0)
+    return (counts / bin_s).rename_axis(columns="version")
