@@ -176,3 +176,12 @@ def test_added_latency_delays_answers(model_path):
     # The one request took more than 0.1 s: the 0.1 s bucket holds nothing.
     assert 'model_request_latency_seconds_bucket{le="0.1",version="blue"} 0.0' in metrics
     assert 'model_request_latency_seconds_count{version="blue"} 1.0' in metrics
+
+
+def test_a_model_without_its_feature_list_is_refused(tmp_path):
+    from sklearn.dummy import DummyClassifier
+
+    path = tmp_path / "bare.joblib"
+    modelstore.save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path, {})
+    with pytest.raises(UserInputError, match="does not list the model's features"):
+        create_app(ServerSettings(path), loaded=modelstore.load_model(path))

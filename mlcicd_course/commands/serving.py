@@ -77,12 +77,12 @@ def _serve(args: argparse.Namespace) -> int:
     from mlcicd_course.serving import runner
     from mlcicd_course.serving.app import create_app
 
+    app = create_app(settings, loaded=loaded)
     sock = runner.listen(args.port)
     knobs = ", ".join(f"{k}={v:g}" for k, v in settings.knobs.items()) or "none"
     print(f"serving {settings.version} ({loaded.path.name}, sha256 {loaded.sha256[:12]}, "
           f"knobs: {knobs}) on {runner.url_of(sock)}", flush=True)
-    runner.serve(create_app(settings, loaded=loaded), sock,
-                 exit_with_parent=args.exit_with_parent)
+    runner.serve(app, sock, exit_with_parent=args.exit_with_parent)
     return _stopped(args)
 
 
