@@ -15,7 +15,7 @@ comes first. Every request becomes one row of a DataFrame::
 `actions` run things at given points of the load, for instance a switch of the
 router's table at request 1000: `{1000: ("switch to green", admin_switch)}`. They run
 in a thread, so a synchronous client such as `RouterAdmin` does not stall the load,
-and their times are recorded in `LoadResult.events`.
+and `LoadResult.events` records when each started (`t`) and returned (`t_done`).
 
 `run_load` does the same from synchronous code, also inside a Jupyter notebook, whose
 own event loop is already running. `summarize` turns the rows into per-version
@@ -103,8 +103,10 @@ async def generate_load(
             index, next_index = next_index, next_index + 1
             if actions and index in actions:
                 label, action = actions[index]
-                events.append({"t": clock() - started, "request": index, "action": label})
+                t_action = clock() - started
                 await asyncio.to_thread(action)
+                events.append({"t": t_action, "t_done": clock() - started, "request": index,
+                               "action": label})
             unit = unit_ids[index % len(unit_ids)] if unit_ids else ""
             sent_headers = {**base_headers, "X-User-Id": unit} if unit else base_headers
             rows.append((index, *await _one(session, url, bodies[index % len(bodies)],
@@ -115,7 +117,7 @@ async def generate_load(
     duration = clock() - started
     frame = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("request")
     return LoadResult(frame.reset_index(drop=True),
-                      pd.DataFrame(events, columns=["t", "request", "action"]), duration)
+                      pd.DataFrame(events, columns=["t", "t_done", "request", "action"]), duration)
 
 
 async def _one(session: aiohttp.ClientSession, url: str, body: bytes,
