@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, write_text_atomic
+from mlcicd_course.fileio import read_csv, read_yaml, write_text_atomic
 
 DTYPES = ("int", "float", "str", "bool")
 SCHEMA_VERSION = 1
@@ -223,13 +223,7 @@ def _column_from_dict(name: str, spec: Any, fail: Any) -> ColumnSchema:
 def load_schema(path: str | os.PathLike[str]) -> Schema:
     """Read and check a YAML schema file."""
     path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"schema file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserInputError(f"schema file is not valid YAML: {path}: {first}") from None
+    data = read_yaml(path, what="schema file")
     return schema_from_dict(data, source=str(path))
 
 
