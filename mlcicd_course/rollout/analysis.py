@@ -155,6 +155,17 @@ class AnalysisSpec:
         if len(set(names)) != len(names):
             raise ValueError(f"metric names must be unique, got {names}")
 
+    def min_duration_s(self) -> float | None:
+        """The shortest time the analysis can take to succeed (its bake time), or None
+        when a metric runs until stopped: initial delay + (count - 1) intervals."""
+        longest = 0.0
+        for m in self.metrics:
+            count = m.effective_count()
+            if count is None:
+                return None
+            longest = max(longest, m.initial_delay_s + (count - 1) * m.interval_s)
+        return longest
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
         return {"metrics": [m.to_dict() for m in self.metrics]}
