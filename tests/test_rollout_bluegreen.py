@@ -271,7 +271,15 @@ def test_an_alarm_during_the_bake_time_switches_back():
 
 
 class RefusingShifter(InMemoryShifter):
+    """Refuses traffic to green (as an unhealthy target would); with `broken`, every change."""
+
+    def __init__(self, initial, broken: bool = False):
+        super().__init__(initial)
+        self.broken = broken
+
     def set_weights(self, weights):
+        if self.broken:
+            raise ConnectionError("router unreachable")
         if weights.get("green"):
             raise TrafficShiftError("green target group unhealthy")
         super().set_weights(weights)
@@ -286,7 +294,16 @@ def test_a_switch_the_target_refuses_is_aborted_and_traffic_stays_on_blue():
     controller.tick(1.0, preview_obs(good()))
     assert controller.state.phase is P.ROLLED_BACK
     assert shifter.weights() == {"blue": 100, "green": 0}
-    assert "green target group unhealthy" in controller.history[-1].reason
+    assert "TrafficShiftError: green target group unhealthy" in controller.history[-1].reason
+
+
+def test_when_even_the_way_back_fails_the_error_is_raised_not_hidden():
+    spec = BlueGreenSpec(post_promotion=POST)
+    shifter = RefusingShifter({"blue": 100, "green": 0}, broken=True)
+    controller = RolloutController(BlueGreenRollout(spec), shifter)
+    controller.start(0.0)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        controller.tick(0.0, Observations(ready={"green": True}))
 
 
 def test_tick_returns_a_new_state_and_leaves_the_old_one_alone():
