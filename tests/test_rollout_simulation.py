@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenRollout, BlueGreenSpec
-from mlcicd_course.rollout.simulation import TrafficModel, VersionModel, simulate
+from mlcicd_course.rollout.simulation import TrafficModel, VersionModel, history_table, simulate
 
 SPEC = BlueGreenSpec(
     pre_promotion=AnalysisSpec((
@@ -40,6 +40,8 @@ def test_a_good_green_completes_and_the_run_is_reproducible():
     assert run(VersionModel(error_rate=0.002, ready_after_s=20), seed=1).timeline[
         "requests_blue"].tolist() != tl["requests_blue"].tolist()
     assert result.to_dict()["final_phase"] == "Completed"
+    assert history_table(()).columns.tolist() == [
+        "at", "from", "to", "event", "reason", "accepted"]
 
 
 def test_a_broken_green_is_caught_on_preview_and_never_gets_production_traffic():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from mlcicd_course.rollout.actions import Action, SetWeights
+from mlcicd_course.rollout.actions import Action, Record, SetWeights
 from mlcicd_course.rollout.observations import Observations
 from mlcicd_course.rollout.shifter import TrafficShifter
 
@@ -93,7 +93,7 @@ class RolloutController:
         return tuple(done)
 
     @property
-    def history(self) -> tuple[Any, ...]:
+    def history(self) -> tuple[Record, ...]:
         """Every decision so far (the strategy's records)."""
         return () if self.state is None else self.state.history
 

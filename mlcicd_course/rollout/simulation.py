@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlcicd_course.rollout.actions import Action, ScaleDown, SetPreview
-from mlcicd_course.rollout.controller import RolloutController, Strategy
+from mlcicd_course.rollout.actions import Action, Record, ScaleDown, SetPreview
+from mlcicd_course.rollout.controller import Applied, RolloutController, Strategy
 from mlcicd_course.rollout.observations import Observations, SmokeReport, VersionMetrics
 from mlcicd_course.rollout.shifter import InMemoryShifter
 
@@ -58,8 +58,8 @@ class SimulationResult:
     """A simulated rollout: one timeline row per step, the decisions, the actions applied."""
 
     timeline: pd.DataFrame
-    history: tuple[Any, ...]
-    applied: tuple[Any, ...] = field(default_factory=tuple)
+    history: tuple[Record, ...]
+    applied: tuple[Applied, ...] = field(default_factory=tuple)
 
     @property
     def final_phase(self) -> str:
@@ -67,8 +67,8 @@ class SimulationResult:
         return str(self.timeline["phase"].iloc[-1])
 
     def history_table(self) -> pd.DataFrame:
-        """The decisions as a table: at, from, to, event, reason, accepted."""
-        return pd.DataFrame([r.to_dict() for r in self.history])
+        """The decisions as a table (see `history_table`)."""
+        return history_table(self.history)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -76,6 +76,12 @@ class SimulationResult:
                 "timeline": self.timeline.to_dict(orient="records"),
                 "history": [r.to_dict() for r in self.history],
                 "applied": [a.to_dict() for a in self.applied]}
+
+
+def history_table(history: Sequence[Record]) -> pd.DataFrame:
+    """Decisions as a table with columns at, from, to, event, reason, accepted."""
+    return pd.DataFrame([r.to_dict() for r in history],
+                        columns=["at", "from", "to", "event", "reason", "accepted"])
 
 
 def simulate(strategy: Strategy[Any], traffic: TrafficModel, *, initial: Mapping[str, int],
