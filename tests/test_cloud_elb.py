@@ -132,6 +132,9 @@ def test_moto_accepts_a_missing_target_group_in_modify_listener_so_we_check(aws)
     ghost = alb.target_groups["green"][:-4] + "0000"
     elbv2.modify_listener(ListenerArn=alb.listener_arn, DefaultActions=forward(
         {"blue": alb.target_groups["blue"], "green": ghost}, {"blue": 1, "green": 5000}))
+    stored = elbv2.describe_listeners(ListenerArns=[alb.listener_arn])["Listeners"][0]
+    assert stored["DefaultActions"][0]["ForwardConfig"]["TargetGroups"][1] == {
+        "TargetGroupArn": ghost, "Weight": 5000}          # AWS would refuse both
     elbv2.modify_listener(ListenerArn=alb.listener_arn,
                           DefaultActions=forward(alb.target_groups, {"blue": 100, "green": 0}))
     shifter = ElbTrafficShifter(elbv2, alb.listener_arn, {**alb.target_groups, "green": ghost},
