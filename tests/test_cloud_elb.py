@@ -97,6 +97,16 @@ def test_switch_and_rollback_show_in_describe_listeners(aws):
         shifter.rollback()
 
 
+def test_a_plain_forward_to_one_target_group_reads_as_all_traffic(aws):
+    _, elbv2, _, alb = aws
+    elbv2.modify_listener(ListenerArn=alb.listener_arn, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": alb.target_groups["green"]}])
+    shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups)
+    assert shifter.weights() == {"blue": 0, "green": 100}
+    with pytest.raises(TrafficShiftError, match="unmanaged target group"):
+        ElbTrafficShifter(elbv2, alb.listener_arn, {"blue": alb.target_groups["blue"]}).weights()
+
+
 def test_preview_listener_follows_set_preview(aws):
     _, elbv2, _, alb = aws
     shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups,

@@ -170,8 +170,9 @@ class ElbTrafficShifter:
         return {by_arn[arn]: weight for arn, weight in pairs}
 
     def weights(self) -> dict[str, int]:
-        """The current split in percent (see `to_percent`)."""
-        return to_percent(self.alb_weights())
+        """The current split in percent (see `to_percent`); every managed version is listed."""
+        percent = to_percent(self.alb_weights())
+        return {name: percent.get(name, 0) for name in self.target_groups}
 
     def set_weights(self, weights: Mapping[str, int]) -> None:
         """Switch to a split given in percent; versions left out get weight 0."""
