@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from mlcicd_course import cli
+from mlcicd_course.grading.batch import grade_batch, grades_csv
+from mlcicd_course.grading.feedback import write_feedback
+from mlcicd_course.grading.runner import ForkLauncher
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "grading"
@@ -51,7 +59,7 @@ def test_grade_writes_the_csv_and_feedback_and_twice_gives_the_same_bytes(run_cl
                      "summary.md"]
     feedback = dict(outputs[0][1])
     exit_md = feedback["submitted__exit_sys.md"].decode()
-    assert "**error**: cell 4: the code called exit() / sys.exit(0)" in exit_md
+    assert "**error**:\n\n```text\ncell 4: the code called exit() / sys.exit(0);" in exit_md
     assert "mean of floats (hidden check): 1/1" in exit_md, "hidden checks show their result"
     assert "abs(mean([0.1, 0.2])" not in exit_md, "but never their code"
     record = json.loads(feedback["submitted__good.json"])
@@ -86,16 +94,31 @@ def test_fail_under_exits_1_when_a_notebook_scores_too_little(run_cli, batch, tm
     (["submitted", "--out", "g.csv", "--source", "nowhere"], "--source folder not found"),
     (["empty-folder", "--out", "g.csv"], "no notebooks"),
     (["submitted", "--out", "g.csv", "--feedback", "g.csv"], "--feedback is a file"),
+    (["submitted", "--out", "g.csv/grades.csv"], "cannot write --out"),
+    (["submitted", "--out", "g.csv", "--feedback", "g.csv/feedback"], "cannot write --feedback"),
+    (["submitted", "--out", "submitted/good.ipynb"], "is one of the notebooks read"),
 ])
 def test_grade_bad_input_is_one_line_and_exit_2(batch, tmp_path, args, message, monkeypatch,
                                                  capsys):
     (tmp_path / "empty-folder").mkdir()
     (tmp_path / "g.csv").write_text("old grades\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     assert cli.main(["grade", *args]) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
-    assert (tmp_path / "g.csv").read_text() == "old grades\n", "nothing is overwritten"
+    out, err = capsys.readouterr()
+    assert message in err and err.count("\n") == 1 and not out, err
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before, "nothing is written or overwritten"
+
+
+def test_grade_checks_the_job_summary_before_grading(batch, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "g.csv" / "summary.md"))
+    (tmp_path / "g.csv").write_text("old grades\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["grade", "submitted", "--out", "new.csv", "--github"]) == 2
+    assert "cannot write $GITHUB_STEP_SUMMARY" in capsys.readouterr().err
+    assert not (tmp_path / "new.csv").exists()
 
 
 def test_build_check_and_verify(run_cli, tmp_path, monkeypatch, capsys):
@@ -142,3 +165,52 @@ def test_build_with_malformed_markers_is_exit_2_naming_the_cell(tmp_path, monkey
         "mlcicd exercises build: error: sol/fixture_exercise.ipynb cell 13: END QUESTION q3 "
         "closes question q2")
     assert not (tmp_path / "ex").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is a POSIX signal")
+def test_a_killed_grader_loses_nothing_and_resume_grades_only_the_rest(tmp_path, monkeypatch):
+    folder = tmp_path / "submitted"
+    folder.mkdir()
+    for name in ("exit_sys", "good", "split_cells"):
+        shutil.copy(FIXTURES / "submissions" / f"{name}.ipynb", folder / f"{name}.ipynb")
+    command = [sys.executable, "-m", "mlcicd_course", "grade", "submitted", "--source",
+               str(SOLUTIONS), "--out", "grades.csv", "--feedback", "feedback", "--jobs", "2"]
+    journal = tmp_path / "grades.csv.journal.jsonl"
+    grader = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while grader.poll() is None and time.monotonic() < deadline:
+            if journal.is_file() and journal.read_text(encoding="utf-8").count("\n"):
+                break
+            time.sleep(0.01)
+        grader.send_signal(signal.SIGKILL)
+    finally:
+        grader.kill()
+        grader.wait()
+    entries = journal.read_text(encoding="utf-8").splitlines()
+    assert 1 <= len(entries) < 3, "killed half way, with the first notebook in the journal"
+    assert not (tmp_path / "grades.csv").exists(), "no half-written CSV"
+    changed = json.loads(entries[0])["result"]["submission"]
+    shutil.copy(FIXTURES / "submissions" / "truncated.ipynb", tmp_path / changed)
+
+    resumed = subprocess.run([*command, "--resume"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({len(entries) - 1} from the journal of the interrupted run)" in resumed.stdout
+    assert not journal.exists(), "the journal goes once the CSV is written"
+
+    monkeypatch.chdir(tmp_path)
+    launcher = ForkLauncher(preload=("mlcicd_course.grading.child",))
+    try:
+        results = grade_batch(["submitted"], source=SOLUTIONS, launcher=launcher)
+    finally:
+        launcher.close()
+    write_feedback(results, tmp_path / "uninterrupted")
+    assert (tmp_path / "grades.csv").read_text(encoding="utf-8") == grades_csv(results)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "feedback").iterdir()} == {
+        p.name: p.read_bytes() for p in (tmp_path / "uninterrupted").iterdir()}
+    row = next(line for line in (tmp_path / "grades.csv").read_text(encoding="utf-8")
+               .splitlines() if line.startswith(changed))
+    assert row.endswith(",0,8,malformed,q1 malformed; q2 malformed; q3 malformed; "
+                        "q4 malformed"), "the notebook changed after the crash is graded again"

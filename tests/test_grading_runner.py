@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -123,9 +125,11 @@ def test_writes_outside_the_working_folder_are_refused(launcher, tmp_path):
 
 @POSIX
 def test_a_timeout_kills_the_whole_process_group(launcher):
-    answer = ("import subprocess, sys\n"
-              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-              "print('grandchild', child.pid, flush=True)\n"
+    answer = ("import ctypes\n"
+              "libc = ctypes.CDLL(None)\n"
+              "pid = libc.fork()\n"
+              "if pid == 0:\n    libc.sleep(600)\n    libc._exit(0)\n"
+              "print('grandchild', pid, flush=True)\n"
               "while True:\n    pass")
     result = grade_snippet(answer, 'def check_x(x):\n    """x"""', launcher, timeout=3)
     assert result.status == "timeout" and result.points == 0
@@ -138,6 +142,98 @@ def test_a_timeout_kills_the_whole_process_group(launcher):
         time.sleep(0.05)
     else:
         pytest.fail(f"the learner's background process {pid} survived the timeout")
+
+
+LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason=(
+    "child subreapers and /proc are Linux features (the guarantee per platform is in "
+    "mlcicd_course.grading's docstring)"))
+# A detached process started through the C library, so that no audit hook sees it: it
+# leaves the session, is orphaned, records its pid, waits for the go file (created once
+# grading is over) and then forges the grades.
+ESCAPE = """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+
+def write(path, text):
+    fd = libc.open(path.encode(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    data = text.encode()
+    libc.write(fd, data, len(data))
+    libc.close(fd)
+
+if libc.fork() == 0:
+    libc.setsid()
+    if libc.fork() != 0:
+        libc._exit(0)
+    write({pid_file!r}, str(libc.getpid()))
+    for _ in range(3000):
+        if os.path.exists({pid_file!r} + ".go"):
+            break
+        libc.usleep(10000)
+    write({grades!r}, "forged")
+    libc._exit(0)
+for _ in range(200):
+    if os.path.exists({pid_file!r}):
+        break
+    time.sleep(0.01)
+answer = 42
+"""
+CHECK_ANSWER = 'def check_answer(answer):\n    """the answer"""\n    assert answer == 42'
+
+
+def _forged_after_grading(pid_file: Path, grades: Path) -> bool:
+    """Let a surviving stray go ahead; has it forged the grades?"""
+    Path(f"{pid_file}.go").touch()
+    time.sleep(0.3)
+    return grades.read_text() != "intact\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@LINUX
+@pytest.mark.parametrize("question_ends", ["normally", "by killing its own process"])
+def test_no_process_a_question_starts_outlives_it(launcher, tmp_path, question_ends):
+    pid_file, grades = tmp_path / "stray.pid", tmp_path / "grades.csv"
+    grades.write_text("intact\n")
+    answer = ESCAPE.format(pid_file=str(pid_file), grades=str(grades))
+    if question_ends != "normally":  # the orphan is then re-parented to the zygote
+        answer += "libc._exit(0)\n"
+    result = grade_snippet(answer, CHECK_ANSWER,
+                           launcher)
+    assert result.points == (1 if question_ends == "normally" else 0)
+    stray = int(pid_file.read_text())
+    for _ in range(100):
+        if not _alive(stray):
+            break
+        time.sleep(0.01)
+    assert not _alive(stray), f"process {stray} outlived its question"
+    assert not _forged_after_grading(pid_file, grades)
+
+
+@LINUX
+def test_spawned_questions_also_take_their_processes_with_them(tmp_path):
+    pid_file, grades = tmp_path / "stray.pid", tmp_path / "grades.csv"
+    grades.write_text("intact\n")
+    answer = ESCAPE.format(pid_file=str(pid_file), grades=str(grades))
+    result = grade_snippet(answer, CHECK_ANSWER,
+                           SpawnLauncher())
+    assert result.points == 1
+    stray = int(pid_file.read_text())
+    time.sleep(0.2)
+    assert not _alive(stray), f"process {stray} outlived its question"
+    assert not _forged_after_grading(pid_file, grades)
+
+
+def test_starting_a_new_python_is_refused(launcher):
+    answer = ("import subprocess, sys\n"
+              "subprocess.Popen([sys.executable, '-c', 'pass'], start_new_session=True)")
+    result = grade_snippet(answer, 'def check_x(x):\n    """x"""', launcher)
+    assert result.status == "error" and "starting other programs" in result.reason
 
 
 def test_a_learner_function_that_raises_fails_the_check_with_its_error(launcher):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from mlcicd_course.errors import UserInputError
@@ -61,6 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "results to the job summary")
     grade.add_argument("--fail-under", type=float, default=None, metavar="PERCENT",
                        help="exit 1 when a notebook scores below PERCENT of its points")
+    grade.add_argument("--resume", action="store_true",
+                       help="after an interrupted run: keep the notebooks its journal "
+                            "(CSV.journal.jsonl, next to --out) already holds and grade the "
+                            "rest; a notebook whose file or checks changed is graded again")
     grade.set_defaults(handler=_grade)
 
 
@@ -151,32 +156,78 @@ def _progress(done: int, total: int, name: str) -> None:
     sys.stderr.flush()
 
 
-def _grade(args: argparse.Namespace) -> int:
-    from mlcicd_course.fileio import write_text_atomic
-    from mlcicd_course.grading.batch import grade_batch, grades_csv
-    from mlcicd_course.grading.feedback import github_report, write_feedback
+def _writable(option: str, path: Path, *, folder: bool = False) -> None:
+    """Refuse an output that cannot be written (tried with a probe file), before any work."""
+    path = Path(os.path.abspath(path))
+    existing = path if folder else path.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserInputError(f"cannot write {option} {path}: {existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".mlcicd-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserInputError(f"cannot write {option} {path}: {err.strerror}") from None
 
-    limits, launcher = _make_limits(args)
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output writable and none of them an input: checked before any grading."""
+    from mlcicd_course.grading.batch import find_submissions
+
     refuse_folder_outputs(("--out", args.out))
-    out = Path(args.out)
     if args.source and not Path(args.source).is_dir():
         raise UserInputError(f"--source folder not found: {args.source}")
     if args.feedback and Path(args.feedback).exists() and not Path(args.feedback).is_dir():
         raise UserInputError(f"--feedback is a file, give a folder: {args.feedback}")
-    results = grade_batch(args.paths, source=args.source, exercise=args.exercise,
-                          jobs=args.jobs, limits=limits, launcher=launcher, progress=_progress)
+    inputs = {path for _, path in find_submissions(args.paths)}
+    if args.source:
+        inputs.update(p.resolve() for p in Path(args.source).glob("*.ipynb"))
+    if Path(args.out).resolve() in inputs:
+        raise UserInputError(f"--out {args.out} is one of the notebooks read: give another "
+                             "file")
+    _writable("--out", Path(args.out))
+    if args.feedback:
+        _writable("--feedback", Path(args.feedback), folder=True)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.github else None
+    if summary:
+        _writable("$GITHUB_STEP_SUMMARY", Path(summary))
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from mlcicd_course.fileio import write_text_atomic
+    from mlcicd_course.grading.batch import grade_batch, grades_csv
+    from mlcicd_course.grading.feedback import github_report, write_feedback
+    from mlcicd_course.grading.journal import Journal, journal_path, read_journal
+
+    limits, launcher = _make_limits(args)
+    out = Path(args.out)
+    _check_outputs(args)
+    done = read_journal(journal_path(out)) if args.resume else {}
+    journal = Journal(journal_path(out), keep=args.resume)
     try:
+        results = grade_batch(args.paths, source=args.source, exercise=args.exercise,
+                              jobs=args.jobs, limits=limits, launcher=launcher,
+                              progress=_progress, done=done, on_result=journal.record)
         write_text_atomic(out, grades_csv(results))
         if args.feedback:
             write_feedback(results, args.feedback)
+    except BaseException:
+        journal.close()
+        raise
     finally:
         if launcher is not None:
             launcher.close()
+    journal.close(remove=True)
     counts: dict[str, int] = {}
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    print(f"graded {len(results)} notebook(s): {statuses}")
+    earlier = {id(result) for result in done.values()}
+    reused = sum(id(result) in earlier for result in results)
+    print(f"graded {len(results)} notebook(s): {statuses}"
+          + (f" ({reused} from the journal of the interrupted run)" if args.resume else ""))
     print(f"wrote {out}" + (f" and feedback in {args.feedback}" if args.feedback else ""))
     if args.github:
         notice, summary = github_report(results)

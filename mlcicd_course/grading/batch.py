@@ -11,11 +11,12 @@ contain no timings or temporary paths, so grading twice gives the same bytes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,18 @@ class SubmissionResult:
                 "max_points": self.max_points, "checks_sha256": self.checks_digest,
                 "questions": [q.to_dict() for q in self.questions]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        return cls(data["submission"], data["exercise"], data["status"], data["reason"],
+                   tuple(QuestionResult.from_dict(q) for q in data["questions"]),
+                   data["checks_sha256"])
+
 
 @dataclass
 class _Submission:
     name: str
     cells: list[Cell] | None
+    sha256: str = ""
     damage: str = ""
     exercise: str = ""
     reason: str = ""
@@ -95,10 +103,23 @@ def find_submissions(paths: list[str | os.PathLike[str]]) -> list[tuple[str, Pat
 
 
 def _read(name: str, path: Path) -> _Submission:
+    digest = file_sha256(path)
     try:
-        return _Submission(name, parse_notebook_text(read_notebook_text(path)))
+        return _Submission(name, parse_notebook_text(read_notebook_text(path)), digest)
     except DamagedNotebook as err:
-        return _Submission(name, None, damage=str(err))
+        return _Submission(name, None, digest, damage=str(err))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes ("" when it cannot be read)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
 
 
 def _assign_exercises(submissions: list[_Submission], exercise: str | None,
@@ -124,8 +145,16 @@ def _assign_exercises(submissions: list[_Submission], exercise: str | None,
 def grade_batch(paths: list[str | os.PathLike[str]], *,
                 source: str | os.PathLike[str] | None = None, exercise: str | None = None,
                 jobs: int | None = None, limits: Limits | None = None, launcher: Any = None,
-                progress: Callable[[int, int, str], None] | None = None) -> list[SubmissionResult]:
-    """Grade every notebook in `paths`; one `SubmissionResult` per notebook, sorted by name."""
+                progress: Callable[[int, int, str], None] | None = None,
+                done: dict[tuple[str, str], SubmissionResult] | None = None,
+                on_result: Callable[[SubmissionResult, str], None] | None = None,
+                ) -> list[SubmissionResult]:
+    """Grade every notebook in `paths`; one `SubmissionResult` per notebook, sorted by name.
+
+    `done` maps (submission, SHA-256 of its file) to a result of an earlier run: such a
+    notebook is not graded again when its checks are unchanged. `on_result(result,
+    sha256)` is called (in this thread) as soon as each notebook is graded.
+    """
     limits = limits or Limits()
     jobs = max(1, jobs or os.cpu_count() or 1)
     submissions = [_read(name, path) for name, path in find_submissions(paths)]
@@ -141,35 +170,52 @@ def grade_batch(paths: list[str | os.PathLike[str]], *,
     owned = launcher is None
     launcher = launcher or default_launcher()
     streams = sys.stdout, sys.stderr  # a check that redirects them must not keep them
-    plans: list[tuple[_Submission, ExerciseSpec | None, list]] = []
+    results: dict[int, SubmissionResult] = {}
+
+    def finish(index: int, result: SubmissionResult, fresh: bool) -> None:
+        results[index] = result
+        if fresh and on_result:
+            on_result(result, submissions[index].sha256)
+        if progress:
+            progress(len(results), len(submissions), result.submission)
+
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for item in submissions:
+            owner: dict[Future, int] = {}
+            waiting: dict[int, list[Future]] = {}
+            for index, item in enumerate(submissions):
                 spec = specs.get(item.exercise)
+                earlier = (done or {}).get((item.name, item.sha256))
                 if not isinstance(spec, ExerciseSpec):
-                    plans.append((item, None, []))
-                    continue
-                futures = []
-                for question in spec.questions:
-                    if item.cells is None:
-                        code = QuestionSource("malformed", reason=f"the notebook cannot be "
-                                                                  f"read: {item.damage}")
-                    else:
-                        code = question_code(item.cells, question.id, spec.question_ids,
-                                             question.needs)
-                    futures.append(pool.submit(_safe_grade, spec, question.id, code,
-                                               launcher, limits))
-                plans.append((item, spec, futures))
-            results = []
-            for done, (item, spec, futures) in enumerate(plans, start=1):
-                results.append(_collect(item, spec, [f.result() for f in futures], specs))
-                if progress:
-                    progress(done, len(plans), item.name)
+                    finish(index, _collect(item, None, [], specs), True)
+                elif earlier is not None and earlier.checks_digest == spec.digest:
+                    finish(index, earlier, False)
+                else:
+                    waiting[index] = [pool.submit(_safe_grade, spec, question.id,
+                                                  _question_source(item, spec, question.id),
+                                                  launcher, limits)
+                                      for question in spec.questions]
+                    owner.update({future: index for future in waiting[index]})
+            pending = set(owner)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for index in sorted({owner[f] for f in finished}):
+                    futures = waiting[index]
+                    if index not in results and all(f.done() for f in futures):
+                        item = submissions[index]
+                        finish(index, _collect(item, specs[item.exercise],
+                                               [f.result() for f in futures], specs), True)
     finally:
         sys.stdout, sys.stderr = streams
         if owned:
             launcher.close()
-    return results
+    return [results[index] for index in range(len(submissions))]
+
+
+def _question_source(item: _Submission, spec: ExerciseSpec, qid: str) -> QuestionSource:
+    if item.cells is None:
+        return QuestionSource("malformed", reason=f"the notebook cannot be read: {item.damage}")
+    return question_code(item.cells, qid, spec.question_ids, spec.question(qid).needs)
 
 
 def _safe_grade(spec: ExerciseSpec, qid: str, code: QuestionSource, launcher: Any,

@@ -47,6 +47,11 @@ class CheckOutcome:
                 "earned": self.earned, "hidden": self.hidden, "passed": self.passed,
                 "message": self.message, "ran": self.ran}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckOutcome:
+        return cls(data["name"], data["description"], data["points"], data["earned"],
+                   bool(data["hidden"]), bool(data["passed"]), data["message"], bool(data["ran"]))
+
 
 @dataclass(frozen=True)
 class QuestionResult:
@@ -73,6 +78,15 @@ class QuestionResult:
                 "checks": [c.to_dict() for c in self.checks], "traceback": self.traceback,
                 "hidden_checks_not_run": self.hidden_checks,
                 "hidden_points_not_run": self.hidden_points}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuestionResult:
+        """A result read back from `to_dict` (the learner's printed output is not kept)."""
+        return cls(data["exercise"], data["question"], data["title"], data["points"],
+                   data["max_points"], data["status"], data["reason"],
+                   tuple(CheckOutcome.from_dict(c) for c in data["checks"]), data["note"],
+                   traceback=data["traceback"], hidden_checks=data["hidden_checks_not_run"],
+                   hidden_points=data["hidden_points_not_run"])
 
 
 # --------------------------------------------------------------------------- check code

@@ -4,7 +4,7 @@ This module runs inside the fresh process that executes a learner's code for one
 question (forked from `zygote`, or started with `python -m mlcicd_course.grading.child`).
 It receives one job from the grader (pickled: the grader is trusted), applies the
 resource limits, points stdin/stdout/stderr away from the channel, installs an audit
-hook that refuses writes outside the working folder, other programs, network
+hook that refuses writes outside the working folder, starting processes, network
 connections and signals to other processes, runs the cells, and then serves requests:
 `get` a variable, `call` a function, `getattr` on an object, `bye`. Every reply is
 plain data from `codec`, never pickle, so nothing this process sends can run code in
@@ -25,7 +25,7 @@ import traceback
 import types
 from typing import Any
 
-from mlcicd_course.grading import codec
+from mlcicd_course.grading import codec, reaper
 
 HEADER = struct.Struct(">Q")
 GRADING_ENV = "MLCICD_GRADING"
@@ -87,21 +87,22 @@ _PATH_EVENTS = {
     "os.remove", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.utime",
     "os.chflags", "os.lchflags", "os.lchmod", "shutil.rmtree", "os.setxattr", "os.removexattr",
 }
-_PROGRAM_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile"}
+_PROGRAM_EVENTS = {"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.startfile",
+                   "subprocess.Popen", "os.fork", "os.forkpty"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
 def install_guard(workdir: str) -> None:
     """Refuse, from now on, what a graded question has no business doing.
 
-    Writes, deletes and renames outside `workdir`; starting programs other than this
-    Python; network connections; signals to other processes. Audit hooks cannot be
-    removed, so learner code cannot switch this off from Python (see PEP 578); it
-    guards against accidents and casual tampering, not against a determined attacker.
+    Writes, deletes and renames outside `workdir`; starting any process (programs, a new
+    Python, fork); network connections; signals to other processes. Audit hooks cannot
+    be removed, so learner code cannot switch this off from Python (see PEP 578), but
+    ctypes can reach the C library without passing them: processes started that way are
+    killed with the question (`reaper`), which is the guarantee on Linux.
     """
     root = os.path.realpath(workdir)
     me = os.getpid()
-    python = os.path.realpath(sys.executable)
 
     def hook(event: str, args: tuple) -> None:
         if event == "open":
@@ -119,11 +120,7 @@ def install_guard(workdir: str) -> None:
             if not all(_inside(a, root) for a in args[:2]):
                 raise GradingGuard(f"grading does not allow {event} outside the working folder")
         elif event in _PROGRAM_EVENTS:
-            raise GradingGuard("grading does not allow starting other programs")
-        elif event == "subprocess.Popen":
-            executable = args[0] if args else None
-            if executable is None or os.path.realpath(os.fsdecode(executable)) != python:
-                raise GradingGuard("grading does not allow starting other programs")
+            raise GradingGuard("grading does not allow starting other programs or processes")
         elif event in ("os.kill", "os.killpg"):
             target = args[0] if args else None
             group = getattr(os, "getpgrp", os.getpid)()
@@ -347,6 +344,7 @@ def _flush() -> None:
 
 def _prepare(job: dict) -> None:
     """Limits, working folder, environment, output capture, seeds and the guard."""
+    reaper.become_subreaper()  # what the learner's code starts stays in this process's tree
     apply_limits(job.get("limits", {}))
     workdir = job["workdir"]
     os.chdir(workdir)

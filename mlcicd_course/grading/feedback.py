@@ -2,10 +2,13 @@
 
 Feedback shows every check's description, result and hint, hidden checks included (by
 description only: their code is never shown), so a learner can see what to fix.
+Everything a learner controls (exception messages, hints that quote an answer, file
+names) is fenced or escaped, so it cannot add headings, forge a total or hide the page.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -19,8 +22,22 @@ def _fmt(points: float) -> str:
     return f"{round(points, 2):g}"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#|~!])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def _inline(text: str) -> str:
+    """`text` as one line of literal markdown: no HTML, no emphasis, links or headings."""
+    one_line = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
+
+
+def fenced(text: str, indent: str = "") -> list[str]:
+    """`text` in a code fence that no backtick run inside it can close."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = [f"{indent}{line}" for line in str(text).splitlines()]
+    return [f"{indent}{fence}text", *body, f"{indent}{fence}"]
 
 
 def feedback_name(submission: str) -> str:
@@ -31,39 +48,39 @@ def feedback_name(submission: str) -> str:
 
 
 def _question_markdown(result: QuestionResult) -> list[str]:
-    lines = [f"## {result.question} · {result.title}: {_fmt(result.points)}/"
+    lines = [f"## {result.question} · {_inline(result.title)}: {_fmt(result.points)}/"
              f"{_fmt(result.max_points)}", ""]
     if result.status != "ok":
-        lines += [f"**{result.status}**: {result.reason}", ""]
+        lines += [f"**{result.status}**:", "", *fenced(result.reason), ""]
         if result.traceback:
-            lines += ["```", result.traceback, "```", ""]
+            lines += [*fenced(result.traceback), ""]
     for check in result.checks:
         mark = "✓" if check.passed else "✗"
         hidden = " (hidden check)" if check.hidden else ""
-        lines.append(f"- {mark} {check.description}{hidden}: {_fmt(check.earned)}/"
+        lines.append(f"- {mark} {_inline(check.description)}{hidden}: {_fmt(check.earned)}/"
                      f"{_fmt(check.points)}")
         if not check.passed and check.message and result.status == "ok":
-            lines.extend(f"  > {line}" for line in check.message.splitlines())
+            lines.extend(fenced(check.message, indent="  "))
     if result.note:
-        lines += ["", f"Note: {result.note}"]
+        lines += ["", "Note:", "", *fenced(result.note)]
     return lines + [""]
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
     """The feedback page for one submission."""
-    lines = [f"# Feedback: {result.submission}", ""]
+    lines = [f"# Feedback: {_inline(result.submission)}", ""]
     if result.exercise:
-        lines.append(f"Exercise: {result.exercise}  ")
+        lines.append(f"Exercise: {_inline(result.exercise)}  ")
     if result.checks_digest:
         lines.append(f"Checks: sha256 {result.checks_digest[:16]}  ")
     lines += [f"Total: **{_fmt(result.total)}/{_fmt(result.max_points)}** points, status "
               f"{result.status}", ""]
     if result.reason:
-        lines += [f"Note: {result.reason}", ""]
+        lines += ["Note:", "", *fenced(result.reason), ""]
     if result.questions:
         lines += ["| question | points | status |", "|---|---|---|"]
         for q in result.questions:
-            lines.append(f"| {q.question} {_cell(q.title)} | {_fmt(q.points)}/"
+            lines.append(f"| {q.question} {_inline(q.title)} | {_fmt(q.points)}/"
                          f"{_fmt(q.max_points)} | {q.status} |")
         lines.append("")
     for question in result.questions:
@@ -76,7 +93,7 @@ def summary_markdown(results: list[SubmissionResult]) -> str:
     lines = ["# Grading summary", "", "| submission | exercise | points | status |",
              "|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {_cell(r.submission)} | {r.exercise} | {_fmt(r.total)}/"
+        lines.append(f"| {_inline(r.submission)} | {_inline(r.exercise)} | {_fmt(r.total)}/"
                      f"{_fmt(r.max_points)} | {r.status} |")
     passes: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in results:
@@ -89,7 +106,7 @@ def summary_markdown(results: list[SubmissionResult]) -> str:
         lines += ["", "## Pass rate per check", "", "| exercise | question | check | passed |",
                   "|---|---|---|---|"]
         for (ex, qid, _name, description), (ok, total) in sorted(passes.items()):
-            lines.append(f"| {ex} | {qid} | {_cell(description)} | {ok}/{total} |")
+            lines.append(f"| {ex} | {qid} | {_inline(description)} | {ok}/{total} |")
     return "\n".join(lines) + "\n"
 
 
@@ -115,14 +132,15 @@ def github_report(results: list[SubmissionResult]) -> tuple[str, str]:
     notice = f"::notice title=Autograding complete::Points {_fmt(total)}/{_fmt(maximum)}"
     lines = [f"## Autograding: {_fmt(total)}/{_fmt(maximum)} points", ""]
     for result in results:
-        lines += [f"### {result.submission}: {_fmt(result.total)}/{_fmt(result.max_points)}",
+        lines += [f"### {_inline(result.submission)}: {_fmt(result.total)}/"
+                  f"{_fmt(result.max_points)}",
                   ""]
         for q in result.questions:
             mark = "✓" if q.points == q.max_points and q.status == "ok" else "✗"
-            detail = f" ({q.status}: {q.reason})" if q.status != "ok" else ""
-            lines.append(f"- {mark} {q.question} {q.title}: {_fmt(q.points)}/"
+            detail = f" ({q.status}: {_inline(q.reason)})" if q.status != "ok" else ""
+            lines.append(f"- {mark} {q.question} {_inline(q.title)}: {_fmt(q.points)}/"
                          f"{_fmt(q.max_points)}{detail}")
         if result.reason:
-            lines.append(f"- note: {result.reason}")
+            lines.append(f"- note: {_inline(result.reason)}")
         lines.append("")
     return notice, "\n".join(lines)

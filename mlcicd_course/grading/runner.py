@@ -3,7 +3,9 @@
 `Launcher` starts a fresh process for one question: on POSIX a fork of a warm zygote
 (`ForkLauncher`), elsewhere (or on request) a new interpreter (`SpawnLauncher`). The
 process runs in its own process group with resource limits, in a private working
-folder that is deleted afterwards. `LearnerProcess` talks to it over a framed channel:
+folder that is deleted afterwards; when the question ends, every process it started
+is killed (`reaper`; on Linux including those that left the process group).
+`LearnerProcess` talks to it over a framed channel:
 requests go out pickled (the grader is trusted), replies come back as plain data
 (`codec`). Every wait has the question's deadline; when it passes, the whole process
 group is killed and `LearnerTimeout` is raised. A process that dies, closes the
@@ -26,10 +28,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcicd_course.grading import codec
+from mlcicd_course.grading import codec, reaper
 from mlcicd_course.grading.child import read_frame, write_frame
 
 MAX_REPLY_BYTES = 64 * 1024 * 1024
@@ -46,7 +49,8 @@ _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "SYSTEMDRIVE", 
              "COMSPEC", "PATHEXT", "TZ")
 _FIXED_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
               "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-              "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
+              "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8",
+              "JOBLIB_MULTIPROCESSING": "0"}  # n_jobs=-1 runs in-process: no new processes
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
 
 
@@ -108,8 +112,15 @@ class Handle:
     process: subprocess.Popen | None = None
     sock: socket.socket | None = None
     own_group: bool = True
+    release: Callable[[int], None] | None = None
 
     def kill(self) -> None:
+        """Kill the process, its group and (where the OS shows them) all its descendants."""
+        if self.release is not None:
+            release, self.release = self.release, None
+            release(self.pid)  # the zygote kills the tree it keeps for this question
+        elif self.process is not None:
+            reaper.kill_tree(self.pid)
         if os.name == "posix" and self.own_group:
             try:
                 os.killpg(self.pid, signal.SIGKILL)
@@ -205,7 +216,19 @@ class ForkLauncher:
         pid = int.from_bytes(message, "big", signed=True)
         sock = socket.socket(fileno=fds[0])
         sock.setblocking(True)
-        return Handle(pid, sock.fileno(), sock.fileno(), sock=sock)
+        return Handle(pid, sock.fileno(), sock.fileno(), sock=sock, release=self.release)
+
+    def release(self, pid: int) -> None:
+        """Have the zygote kill question `pid`'s process tree; wait until it is done."""
+        with self._lock:
+            if self._control is None or self._zygote is None or self._zygote.poll() is not None:
+                return
+            try:
+                self._control.sendall(b"K" + pid.to_bytes(8, "big", signed=True))
+                if self._control.recv(1) != b"k":
+                    raise OSError("the grading zygote did not answer")
+            except OSError:
+                self._stop()
 
     def prestart(self) -> None:
         """Start the zygote now (it imports in the background) if it is not running."""
