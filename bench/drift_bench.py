@@ -75,6 +75,18 @@ def bare_ks_loop(reference: pd.DataFrame, current: pd.DataFrame, columns: list[s
             for c in columns]
 
 
+def evidently_flags(method: str, value: float, threshold: float) -> bool:
+    """Whether Evidently's ValueDrift `value` means drift under its resolved `method`.
+
+    Evidently picks the test by size: up to 1,000 rows a p-value test ("K-S p_value",
+    "chi-square p_value"), where a SMALL value means drift (p < threshold, 0.05); above,
+    a distance ("Wasserstein distance (normed)", "Jensen-Shannon distance"), where a
+    LARGE value means drift (distance >= threshold, 0.1). Reading every value as a
+    distance flags exactly the columns that did not drift below 1,000 rows.
+    """
+    return value < threshold if "p_value" in method else value >= threshold
+
+
 def evidently_runner() -> Callable[[pd.DataFrame, pd.DataFrame], list[str]] | None:
     """A function running Evidently's DataDriftPreset (new or legacy API), or None."""
     try:
@@ -102,9 +114,10 @@ def evidently_runner() -> Callable[[pd.DataFrame, pd.DataFrame], list[str]] | No
         drifted = []
         for metric in snapshot.dict()["metrics"]:
             config = metric.get("config", {})
-            if "ValueDrift" in str(config.get("type", "")):
-                if float(metric["value"]) >= float(config.get("threshold", 0.1)):
-                    drifted.append(config["column"])
+            if "ValueDrift" in str(config.get("type", "")) and evidently_flags(
+                    str(config.get("method", "")), float(metric["value"]),
+                    float(config["threshold"])):
+                drifted.append(config["column"])
         return sorted(drifted)
 
     return run

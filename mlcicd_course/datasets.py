@@ -30,7 +30,7 @@ across runs.
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, write_json, write_text_atomic
+from mlcicd_course.fileio import check_outputs, json_text, read_csv, read_json, write_outputs
 
 TARGET = "churned"
 ID_COLUMNS = ("customer_id", "month")
@@ -228,6 +228,9 @@ class Scenario:
         if not 1 <= self.drift_start <= self.months:
             raise UserInputError(
                 f"drift start must be a month between 1 and {self.months}, got {self.drift_start}")
+        if not math.isfinite(self.covariate_drift):
+            raise UserInputError(f"covariate drift must be a finite number, got "
+                                 f"{self.covariate_drift}")
         if not 0.0 <= self.concept_drift <= 1.0:
             raise UserInputError(f"concept drift must be in [0, 1], got {self.concept_drift}")
         unknown = sorted(set(self.faults) - set(FAULTS))
@@ -360,20 +363,22 @@ def data_card(scenario: Scenario, batches: Mapping[str, pd.DataFrame]) -> dict:
 
 
 def write_dataset(scenario: Scenario, out_dir: str | Path) -> list[Path]:
-    """Write one CSV per month and `data_card.json` to `out_dir`; return the paths."""
+    """Write one CSV per month and `data_card.json` to `out_dir`, all or nothing; return
+    the paths. The folder is checked before the data are generated."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserInputError(f"output path exists and is not a folder: {out_dir}")
+    check_outputs(("output folder", out_dir / "data_card.json"))
     batches = generate(scenario)
     card = data_card(scenario, batches)
-    written = []
+    files: dict[Path, str] = {}
     for month, frame in batches.items():
-        path = out_dir / f"{month}.csv"
-        written.append(write_text_atomic(path, frame.to_csv(index=False, lineterminator="\n")))
+        text = frame.to_csv(index=False, lineterminator="\n")
+        files[out_dir / f"{month}.csv"] = text
         card_entry = next(b for b in card["batches"] if b["month"] == month)
-        card_entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    written.append(write_json(out_dir / "data_card.json", card))
-    return written
+        card_entry["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    files[out_dir / "data_card.json"] = json_text(card)
+    return write_outputs(files)
 
 
 def read_dataset(folder: str | Path) -> dict[str, pd.DataFrame]:
@@ -382,9 +387,9 @@ def read_dataset(folder: str | Path) -> dict[str, pd.DataFrame]:
     card_path = folder / "data_card.json"
     if not card_path.is_file():
         raise UserInputError(f"no data_card.json in {folder}: run `mlcicd data generate` first")
+    card = read_json(card_path, what="data card")
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
         files = [(b["month"], b["file"]) for b in card["batches"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise UserInputError(f"malformed data card {card_path}: {err}") from None
     return {month: read_csv(folder / name, what=f"batch {month}") for month, name in files}

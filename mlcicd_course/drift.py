@@ -29,7 +29,9 @@ Defaults of `detect_drift` (all in `DriftOptions`, all changeable):
 - columns with fewer than `min_n` (50) non-missing values on either side are skipped
   with a reason, as are columns that exist on one side only or change type.
 - dataset verdict: drift when any tested column drifts (or, with `drift_share`, when
-  more than that share of tested columns drift); "inconclusive" when nothing was tested.
+  more than that share of tested columns drift); otherwise "schema change" when a
+  column exists on one side only or changes type (a changed table is never "no
+  drift"); "inconclusive" when nothing was tested.
 
 Missing means NaN, None or +-inf. Nothing here returns NaN: a statistic that cannot be
 computed is None and the row says why.
@@ -197,6 +199,16 @@ def _ks_from_sorted(ref: np.ndarray, cur: np.ndarray) -> tuple[TwoSampleResult, 
     return TwoSampleResult("ks", d_statistic, p_value), wasserstein
 
 
+def _unit_range(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples divided by their largest absolute value, so that statistics of values
+    near 1e200 (whose squares overflow) or 1e-300 (whose squares underflow to 0) are
+    computed on numbers near 1. Ranks, W1/std and quantile bins do not change."""
+    top = max(float(np.max(np.abs(ref))), float(np.max(np.abs(cur))))
+    if top == 0.0 or not math.isfinite(top):
+        return ref, cur
+    return ref / top, cur / top
+
+
 def _scale(ref: np.ndarray, cur: np.ndarray) -> float:
     """The reference's std (ddof=0); the pooled std if that is 0; 0 if both are constant."""
     scale = float(np.std(ref))
@@ -212,12 +224,15 @@ def wasserstein_normalised(reference: Any, current: Any) -> float:
     shift it equals the shift), divided by sigma = std of the reference (population
     std, ddof=0) so that columns in different units compare: 0.1 means "moved by a
     tenth of a standard deviation". If the reference is constant the pooled std of
-    both sides is used; if both sides are the same constant the result is 0.
+    both sides is used; if both sides are the same constant the result is 0. Both are
+    computed on the values divided by the largest absolute value (the ratio is the
+    same), so values near 1e200 or 1e-300 neither overflow nor underflow.
     Missing values are dropped. Raises ValueError if a side has no values.
     """
     ref, cur = np.sort(_finite(reference)), np.sort(_finite(current))
     if ref.size == 0 or cur.size == 0:
         raise ValueError("wasserstein_normalised needs at least one non-missing value on each side")
+    ref, cur = _unit_range(ref, cur)
     scale = _scale(ref, cur)
     return 0.0 if scale == 0.0 else _cdf_gaps(ref, cur)[1] / scale
 
@@ -512,8 +527,10 @@ class FeatureDrift:
 class DriftReport:
     """The result of `detect_drift`: one `FeatureDrift` per column and the verdict.
 
-    verdict is "drift", "no drift" or "inconclusive" (no column could be tested);
-    `rule` is the rule that produced it, in words.
+    verdict is "drift"; else "schema change" when a column is missing on one side or
+    numeric on one side only (`schema_changes`: a changed table is not "no drift",
+    whatever the other columns say); else "no drift", or "inconclusive" when no column
+    could be tested. `rule` is the rule that produced it, in words.
     """
 
     features: tuple[FeatureDrift, ...]
@@ -523,6 +540,7 @@ class DriftReport:
     n_reference_rows: int
     n_current_rows: int
     options: DriftOptions = field(default_factory=DriftOptions)
+    schema_changes: tuple[str, ...] = ()
 
     @property
     def drifted(self) -> list[str]:
@@ -543,6 +561,8 @@ class DriftReport:
             text += f" ({', '.join(self.drifted)})"
         if self.skipped:
             text += f"; {len(self.skipped)} skipped ({', '.join(self.skipped)})"
+        if self.schema_changes:
+            text += f"; schema changed: {', '.join(self.schema_changes)}"
         return text
 
     def feature(self, name: str) -> FeatureDrift:
@@ -572,6 +592,7 @@ class DriftReport:
             "n_reference_rows": self.n_reference_rows,
             "n_current_rows": self.n_current_rows,
             "options": asdict(self.options),
+            "schema_changes": list(self.schema_changes),
             "features": [f.to_dict() for f in self.features],
         }
 
@@ -637,6 +658,7 @@ class _Column:
     effect_name: str | None = None
     effect: float | None = None
     skip_reason: str | None = None
+    schema_change: bool = False  # missing on one side, or numeric on one side only
     flags: list[str] = field(default_factory=list)  # reasons for drift besides the test
     notes: list[str] = field(default_factory=list)
 
@@ -657,12 +679,8 @@ def detect_drift(
     options = options or DriftOptions()
     if overrides:
         options = replace(options, **overrides)
-    for name, frame in (("reference", reference), ("current", current)):
-        if not isinstance(frame, pd.DataFrame):
-            raise UserInputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-        duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
-        if duplicated:
-            raise UserInputError(f"{name} has duplicate column names: {', '.join(duplicated)}")
+    reference, current = (_text_columns(name, frame) for name, frame in
+                          (("reference", reference), ("current", current)))
     columns = _columns_to_compare(reference, current, options)
 
     work = [_examine(name, reference, current, options) for name in columns]
@@ -673,16 +691,35 @@ def detect_drift(
 
     n_tested = sum(f.status != "skipped" for f in features)
     n_drift = sum(f.status == "drift" for f in features)
+    schema_changes = tuple(c.feature for c in work if c.schema_change)
     if n_tested == 0:
-        dataset_drift, verdict = False, "inconclusive"
+        dataset_drift = False
     elif options.drift_share is None:
         dataset_drift = n_drift > 0
-        verdict = "drift" if dataset_drift else "no drift"
     else:
         dataset_drift = n_drift / n_tested > options.drift_share
-        verdict = "drift" if dataset_drift else "no drift"
+    if dataset_drift:
+        verdict = "drift"
+    elif schema_changes:
+        verdict = "schema change"
+    else:
+        verdict = "no drift" if n_tested else "inconclusive"
     return DriftReport(features, dataset_drift, verdict, options.describe(),
-                       int(len(reference)), int(len(current)), options)
+                       int(len(reference)), int(len(current)), options, schema_changes)
+
+
+def _text_columns(name: str, frame: Any) -> pd.DataFrame:
+    """`frame` with its column names as text (`pd.DataFrame(array)` has 0, 1, ...);
+    names that are equal as text (1 and "1") are duplicates."""
+    if not isinstance(frame, pd.DataFrame):
+        raise UserInputError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    names = [str(c) for c in frame.columns]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise UserInputError(f"{name} has duplicate column names: {', '.join(duplicated)}")
+    if all(isinstance(c, str) for c in frame.columns):
+        return frame
+    return frame.set_axis(names, axis="columns")
 
 
 def _columns_to_compare(reference: pd.DataFrame, current: pd.DataFrame,
@@ -708,8 +745,15 @@ def _columns_to_compare(reference: pd.DataFrame, current: pd.DataFrame,
     if not chosen:
         raise UserInputError("no columns left to compare")
     if not set(chosen) & set(ref_columns) & set(cur_columns):
-        raise UserInputError("the reference and current data have no column in common")
+        raise UserInputError(
+            "the reference and current data have no column in common (reference: "
+            f"{_listed(ref_columns)}; current: {_listed(cur_columns)})")
     return chosen
+
+
+def _listed(names: list[str], limit: int = 5) -> str:
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def _examine(name: str, reference: pd.DataFrame, current: pd.DataFrame,
@@ -717,7 +761,7 @@ def _examine(name: str, reference: pd.DataFrame, current: pd.DataFrame,
     """Kind, sizes, missing rates, test and effect size of one column (no decision yet)."""
     in_ref, in_cur = name in reference.columns, name in current.columns
     if not (in_ref and in_cur):
-        column = _Column(name, "unknown")
+        column = _Column(name, "unknown", schema_change=True)
         side = "current" if in_ref else "reference"
         column.skip_reason = f"column missing from the {side} data"
         return column
@@ -731,7 +775,7 @@ def _examine(name: str, reference: pd.DataFrame, current: pd.DataFrame,
         cur_numeric = ref_numeric
 
     if ref_numeric != cur_numeric:
-        column = _Column(name, "unknown")
+        column = _Column(name, "unknown", schema_change=True)
         text_side, text = (cur_raw, "current") if ref_numeric else (ref_raw, "reference")
         values = list(text_side[text_side.notna()])
         example = next((v for v in values if not _looks_numeric(v)), values[0])
@@ -798,7 +842,8 @@ def _n_distinct(ref_sorted: np.ndarray, cur_sorted: np.ndarray, limit: int) -> i
 
 
 def _numeric(column: _Column, ref: np.ndarray, cur: np.ndarray, options: DriftOptions) -> None:
-    """KS test and the numeric effect size on sorted, finite values."""
+    """KS test and the numeric effect size on sorted, finite values (of any magnitude)."""
+    ref, cur = _unit_range(ref, cur)
     column.test, wasserstein = _ks_from_sorted(ref, cur)
     column.effect_name, _ = options.threshold("numeric")
     if options.numeric_effect == "psi":

@@ -19,8 +19,8 @@ trust (a registry, a signed release note), which pins the exact bytes.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 import joblib
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_json, refuse_folder_outputs, write_json
+from mlcicd_course.fileio import check_outputs, json_text, read_bytes, read_json, write_outputs
 
 META_SUFFIX = ".meta.json"
 FORMAT = "mlcicd-model/1"
@@ -85,39 +85,41 @@ class LoadedModel:
         }
 
 
+def model_files(
+    model: Any, path: str | os.PathLike[str], metadata: dict[str, Any],
+) -> tuple[dict[Path, bytes | str], dict[str, Any]]:
+    """The two files of a saved model, as {path: content}, and the sidecar's record.
+
+    The sidecar gets `format`, `file`, `sha256`, `size_bytes` and `libraries` on top of
+    `metadata`. Nothing is written: pass the files to `fileio.write_outputs` (with any
+    other outputs of the same command, so that they are written all or nothing).
+    """
+    path = Path(path)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    data = buffer.getvalue()
+    record = {
+        **metadata,
+        "format": FORMAT,
+        "file": path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
+        "libraries": library_versions(),
+    }
+    return {path: data, metadata_path(path): json_text(record)}, record
+
+
 def save_model(
     model: Any, path: str | os.PathLike[str], metadata: dict[str, Any],
 ) -> dict[str, Any]:
     """Write `model` to `path` with joblib and its metadata sidecar; return the metadata.
 
-    The sidecar gets `format`, `file`, `sha256`, `size_bytes` and `libraries` on top of
-    `metadata`. Both files are written via temporary files and renames, so an error
-    leaves any earlier model untouched.
+    Both files are written all or nothing (`model_files`, `fileio.write_outputs`), so an
+    error leaves any earlier model untouched.
     """
-    refuse_folder_outputs(("model output path", path))
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise UserInputError(f"cannot write model {path}: {err.strerror}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            joblib.dump(model, handle)
-        record = {
-            **metadata,
-            "format": FORMAT,
-            "file": path.name,
-            "sha256": sha256_file(tmp),
-            "size_bytes": tmp.stat().st_size,
-            "libraries": library_versions(),
-        }
-        write_json(metadata_path(path), record)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    check_outputs(("model output path", path), ("model metadata path", metadata_path(path)))
+    files, record = model_files(model, path, metadata)
+    write_outputs(files)
     return record
 
 
@@ -149,7 +151,8 @@ def load_model(path: str | os.PathLike[str], *, expected_sha256: str | None = No
     """
     path = Path(path)
     meta = read_metadata(path)
-    actual = sha256_file(path)
+    data = read_bytes(path, what="model")
+    actual = hashlib.sha256(data).hexdigest()
     if actual != meta["sha256"]:
         raise UserInputError(
             f"model file {path} does not match the sha256 in {metadata_path(path).name} "
@@ -160,7 +163,7 @@ def load_model(path: str | os.PathLike[str], *, expected_sha256: str | None = No
             f"model file {path} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}...: "
             "refusing to unpickle it")
     try:
-        model = joblib.load(path)
+        model = joblib.load(io.BytesIO(data))
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad model file
         detail = str(err).strip().splitlines()[0] if str(err).strip() else "no detail"
         raise UserInputError(

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -46,6 +45,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from mlcicd_course import datasets, modelstore
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.fileio import read_yaml
 from mlcicd_course.validation import category_text
 
 MODEL_TYPES = {
@@ -204,15 +204,7 @@ def _names(value: Any, key: str, fail: Any) -> tuple[str, ...]:
 
 def load_config(path: str | os.PathLike[str]) -> TrainingConfig:
     """Read and check a YAML training config."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserInputError(f"config file is not valid YAML: {path}: {first}") from None
-    return config_from_dict(data, source=str(path))
+    return config_from_dict(read_yaml(path, what="config"), source=str(path))
 
 
 def build_pipeline(config: TrainingConfig) -> Pipeline:
@@ -354,6 +346,11 @@ class TrainedModel:
     def save(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Write the model and its metadata sidecar; return the metadata."""
         return modelstore.save_model(self.pipeline, path, self.to_dict())
+
+    def files(self, path: str | os.PathLike[str]) -> tuple[dict[Path, bytes | str],
+                                                          dict[str, Any]]:
+        """The model and sidecar files to write, and the metadata (`modelstore.model_files`)."""
+        return modelstore.model_files(self.pipeline, path, self.to_dict())
 
 
 def train(

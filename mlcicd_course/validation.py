@@ -38,7 +38,7 @@ import pandas as pd
 import yaml
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, write_text_atomic
+from mlcicd_course.fileio import read_csv, read_yaml, write_text_atomic
 
 DTYPES = ("int", "float", "str", "bool")
 SCHEMA_VERSION = 1
@@ -222,21 +222,19 @@ def _column_from_dict(name: str, spec: Any, fail: Any) -> ColumnSchema:
 
 def load_schema(path: str | os.PathLike[str]) -> Schema:
     """Read and check a YAML schema file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserInputError(f"schema file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserInputError(f"schema file is not valid YAML: {path}: {first}") from None
-    return schema_from_dict(data, source=str(path))
+    return schema_from_dict(read_yaml(path, what="schema"), source=str(path))
 
 
 def save_schema(schema: Schema, path: str | os.PathLike[str], *, header: str = "") -> Path:
-    """Write the schema as YAML (atomically), with optional comment lines on top."""
+    """Write the schema as YAML (atomically), with optional comment lines on top.
+
+    The text is read back with the checks of `load_schema` first: a schema that
+    `load_schema` would refuse is never written (UserInputError instead).
+    """
     comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
-    return write_text_atomic(path, comment + schema.to_yaml())
+    text = comment + schema.to_yaml()
+    schema_from_dict(yaml.safe_load(text), source=f"schema for {path} (not written)")
+    return write_text_atomic(path, text)
 
 
 # --------------------------------------------------------------------------- inference
@@ -288,7 +286,8 @@ def infer_schema(frame: pd.DataFrame, *, max_categories: int = 20) -> Schema:
     columns with at most `max_categories` values, the sorted allowed values; unique
     when an int or text column of 20+ values has no repeats. Table: rows between a
     tenth and ten times the reference's, duplicates at most twice the observed share
-    (0 if none), no extra columns.
+    (0 if none, at most 1), no extra columns. `inference_warnings` lists what the
+    draft cannot see (a wrong separator, renamed duplicate headers, numbers as text).
     """
     if frame.columns.empty:
         raise UserInputError("cannot infer a schema from a table without columns")
@@ -301,8 +300,51 @@ def infer_schema(frame: pd.DataFrame, *, max_categories: int = 20) -> Schema:
                       for c in frame.columns),
         min_rows=max(1, n // 10),
         max_rows=n * 10,
-        max_duplicate_rate=0.0 if duplicates == 0 else _round_up(2 * duplicates, 3),
+        max_duplicate_rate=0.0 if duplicates == 0 else min(1.0, _round_up(2 * duplicates, 3)),
     )
+
+
+def _is_number(text: str, *, decimal_comma: bool = False) -> bool:
+    try:
+        float(text.replace(",", ".") if decimal_comma else text)
+    except ValueError:
+        return False
+    return True
+
+
+def inference_warnings(frame: pd.DataFrame, header: list[str] | None = None) -> list[str]:
+    """One line for each thing that makes a draft schema quietly wrong.
+
+    A header with semicolons in a column name (a semicolon-separated file read as one
+    column), repeated names in the raw `header` (pandas renames the second `age` to
+    `age.1`), and text columns where at least 90% of the values are numbers (decimal
+    commas, units, stray words), which the draft would type as str.
+    """
+    warnings = []
+    for name in frame.columns:
+        if ";" in str(name):
+            warnings.append(f"column name {str(name)!r} contains semicolons: the file looks "
+                            "semicolon-separated; save it with commas as separators")
+            break
+    counts: dict[str, int] = {}
+    for name in header or []:
+        counts[name] = counts.get(name, 0) + 1
+    for name, count in counts.items():
+        if count > 1:
+            renamed = ", ".join(f"{name}.{i}" for i in range(1, count))
+            warnings.append(f"column {name!r} appears {count} times in the header: "
+                            f"the copies were renamed to {renamed}")
+    for name in frame.columns:
+        if _dtype_of(frame[name]) != "str":
+            continue
+        present = frame[name].dropna().astype(str)
+        share = present.map(lambda v: _is_number(v, decimal_comma=True)).mean()
+        if len(present) and share >= 0.9:
+            text = [v for v in dict.fromkeys(present) if not _is_number(v)][:3]
+            warnings.append(f"column {name!r} holds numbers stored as text ({share:.0%} of "
+                            f"its values, but also {', '.join(map(repr, text))}): the draft "
+                            "types it str; fix the file or the column's dtype")
+    return warnings
 
 
 # --------------------------------------------------------------------------- validation
@@ -508,13 +550,14 @@ def validate(frame: pd.DataFrame, schema: Schema) -> ValidationReport:
                          f"{_bound_text(schema.max_rows)} rows")
         failures.append(Failure(TABLE, "row_count", expected_rows, f"{n} rows", n))
     expected = [c.name for c in schema.columns]
-    checks.append("columns")
     for spec in schema.columns:
+        checks.append("present")
         if spec.name not in frame.columns:
             if spec.required:
                 failures.append(Failure(spec.name, "present", "the column", "no such column"))
             continue
         _column_checks(spec, frame[spec.name], checks, failures)
+    checks.append("no_extra_columns")
     extra = [str(c) for c in frame.columns if c not in expected]
     if extra and not schema.allow_extra_columns:
         failures.append(Failure(TABLE, "no_extra_columns",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import os
 import re
 import subprocess
@@ -41,3 +44,54 @@ def run_cli(tmp_path):
         )
 
     return run
+
+
+@pytest.fixture
+def make_unreadable(monkeypatch):
+    """`make_unreadable(path)`: reading the file then fails with "Permission denied".
+
+    POSIX permissions (chmod 000) where they hold; where the test process can read
+    the file anyway (root, Windows) opening it raises the PermissionError the
+    operating system would. Modes are restored after the test.
+    """
+    blocked: set[str] = set()
+    restore: list[tuple[Path, int]] = []
+    real_open = builtins.open
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, str | os.PathLike) and os.path.realpath(file) in blocked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(file))
+        return real_open(file, *args, **kwargs)
+
+    def block(path: Path) -> None:
+        restore.append((path, path.stat().st_mode))
+        path.chmod(0)
+        try:
+            with real_open(path, "rb"):
+                pass
+        except PermissionError:
+            return
+        blocked.add(os.path.realpath(path))
+        monkeypatch.setattr(builtins, "open", guarded_open)
+        monkeypatch.setattr(io, "open", guarded_open)
+
+    yield block
+    for path, mode in restore:
+        path.chmod(mode)
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create files in (POSIX only: skipped where
+    permissions do not stop the process, e.g. as root)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").write_text("")
+    except PermissionError:
+        yield folder
+    else:
+        pytest.skip("this process can write into a read-only folder (root or Windows)")
+    finally:
+        folder.chmod(0o755)

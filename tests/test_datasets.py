@@ -117,6 +117,8 @@ def test_write_dataset_is_byte_identical_and_has_a_data_card(tmp_path):
     ({"months": 0}, "months must be at least 1"),
     ({"faults": ("nope",)}, "unknown fault"),
     ({"concept_drift": 2.0}, "concept drift"),
+    ({"covariate_drift": float("nan")}, "covariate drift must be a finite number, got nan"),
+    ({"covariate_drift": float("inf")}, "covariate drift must be a finite number, got inf"),
     ({"start": "January"}, "start month"),
     ({"months": 3, "fault_months": (5,)}, "outside 1..3"),
 ])

@@ -3,6 +3,7 @@ false-alarm rates, known shifts, and every edge case (NaN, constants, empty, mis
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -15,6 +16,7 @@ from scipy.spatial.distance import jensenshannon
 from mlcicd_course import datasets, drift
 from mlcicd_course.drift import DriftOptions, detect_drift
 from mlcicd_course.errors import UserInputError
+from tests.conftest import ROOT
 
 # ------------------------------------------------------------------- building blocks
 
@@ -477,3 +479,62 @@ def test_report_is_deterministic_and_states_its_rule():
     rule = DriftOptions().describe()
     assert "Bonferroni-adjusted p < 0.05" in rule and "n <= 1000" in rule
     assert "any tested column drifts" in rule and "fewer than 50" in rule
+
+
+# ------------------------------------------------------- odd names, odd scales, schema changes
+
+
+def test_integer_column_names_are_compared_not_skipped():
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame(rng.normal(size=(300, 3)))
+    current = pd.DataFrame(rng.normal(size=(300, 3)))
+    current[1] += 1.0
+    report = detect_drift(reference, current)
+    assert [f.feature for f in report.features] == ["0", "1", "2"]
+    assert report.skipped == [] and report.drifted == ["1"]
+
+
+def test_names_equal_as_text_are_duplicates():
+    frame = pd.DataFrame([[1.0, 2.0]] * 60, columns=[1, "1"])
+    with pytest.raises(UserInputError, match="current has duplicate column names: 1$"):
+        detect_drift(frame.rename(columns={1: "a"}), frame)
+
+
+@pytest.mark.parametrize("magnitude", [1e200, 1e-300, 1e-310])
+def test_effect_sizes_do_not_depend_on_the_magnitude_of_the_values(magnitude):
+    rng = np.random.default_rng(4)
+    reference = pd.DataFrame({"x": rng.normal(size=1500)})
+    current = pd.DataFrame({"x": rng.normal(0.5, 1, size=1500)})
+    plain = detect_drift(reference, current).feature("x")
+    scaled = detect_drift(reference * magnitude, current * magnitude).feature("x")
+    assert plain.status == scaled.status == "drift" and plain.decided_by == "effect"
+    assert scaled.effect == pytest.approx(plain.effect, rel=1e-6)
+    assert scaled.statistic == pytest.approx(plain.statistic)
+    assert drift.wasserstein_normalised(reference["x"] * magnitude,
+                                        current["x"] * magnitude) == pytest.approx(plain.effect,
+                                                                                   rel=1e-6)
+
+
+def test_a_schema_change_is_never_no_drift():
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                              "c": rng.normal(size=200)})
+    current = reference.assign(c=["n/a"] * 200).drop(columns="b")
+    report = detect_drift(reference, current)
+    assert report.drifted == [] and not report.dataset_drift
+    assert report.verdict == "schema change" and report.schema_changes == ("b", "c")
+    assert report.summary.endswith("; schema changed: b, c")
+    assert report.to_dict()["schema_changes"] == ["b", "c"]
+    shifted = current.assign(a=current["a"] + 2)
+    assert detect_drift(reference, shifted).verdict == "drift"
+    assert detect_drift(reference, reference).schema_changes == ()
+
+
+def test_the_benchmark_reads_evidentlys_p_values_and_distances_each_their_way():
+    spec = importlib.util.spec_from_file_location("drift_bench", ROOT / "bench" / "drift_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.evidently_flags("K-S p_value", 0.001, 0.05)
+    assert not bench.evidently_flags("chi-square p_value", 0.6, 0.05)
+    assert bench.evidently_flags("Wasserstein distance (normed)", 0.3, 0.1)
+    assert not bench.evidently_flags("Jensen-Shannon distance", 0.02, 0.1)

@@ -119,3 +119,23 @@ def test_subprocess_exit_codes_without_traceback(batches, run_cli):
     result = run_cli("drift", batches["reference"], "missing.csv")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "mlcicd drift: error: current file not found: missing.csv"
+
+
+def test_no_column_in_common_names_the_files_and_their_columns(tmp_path, capsys):
+    left, right = tmp_path / "left.csv", tmp_path / "right.csv"
+    left.write_text("a,b\n1,2\n")
+    right.write_text("c\n3\n")
+    code, out, err = run(capsys, left, right)
+    assert code == 2 and out == ""
+    assert err == (f"mlcicd drift: error: {left} vs {right}: the reference and current data "
+                   "have no column in common (reference: a, b; current: c)\n")
+
+
+def test_a_schema_change_exits_1_and_says_so(batches, tmp_path, capsys):
+    current = read_csv(batches["same"])
+    changed = tmp_path / "changed.csv"
+    current.drop(columns="region").assign(tenure_months="unknown").to_csv(changed, index=False)
+    code, out, _ = run(capsys, batches["reference"], changed, "--ignore", IDS)
+    assert code == 1
+    assert out.startswith("schema change: 0 of 5 tested columns drifted; 2 skipped ")
+    assert out.splitlines()[0].endswith("; schema changed: tenure_months, region")

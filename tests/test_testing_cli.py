@@ -86,7 +86,7 @@ def test_schema_infer_writes_a_draft_that_loads(work, capsys, tmp_path):
 def test_validate_clean_batch_exits_0_and_writes_reports(work, capsys, tmp_path):
     code, stdout, _ = run(capsys, "validate", work / "data" / "2026-04.csv", "--schema", SCHEMA,
                           "--json", tmp_path / "v.json", "--markdown", tmp_path / "v.md")
-    assert code == 0 and "valid: 1000 rows passed 35 checks" in stdout
+    assert code == 0 and "valid: 1000 rows passed 44 checks" in stdout
     assert json.loads((tmp_path / "v.json").read_text())["valid"] is True
     assert (tmp_path / "v.md").read_text().startswith(reporting.VALIDATION_MARKER)
 
@@ -112,7 +112,7 @@ def test_validate_faulty_month_lists_every_failure(work, capsys, tmp_path):
     code, stdout, _ = run(capsys, "validate", tmp_path / "f" / "2026-02.csv", "--schema", SCHEMA)
     assert code == 1
     lines = stdout.splitlines()
-    assert lines[0].endswith("invalid: 4 of 35 checks failed (contract, monthly_charges, "
+    assert lines[0].endswith("invalid: 4 of 44 checks failed (contract, monthly_charges, "
                              "region, tenure_months)")
     assert [ln.split(":")[0].strip() for ln in lines[1:]] == [
         "tenure_months", "monthly_charges", "contract", "region"]
@@ -286,3 +286,196 @@ def test_bad_input_exits_2_with_one_line_and_overwrites_nothing(work, capsys, tm
     assert len(stderr.strip().splitlines()) == 1, stderr
     assert out.read_text() == SENTINEL
     assert not modelstore.metadata_path(out).exists()
+
+
+# ------------------------------------------- one line, exit 2, nothing lost: every command
+
+
+@pytest.fixture
+def inputs(work, tmp_path) -> Path:
+    """Copies of every input, so that a command writing over an input harms nothing shared."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("2026-01.csv", "2026-04.csv", "base.joblib", "base.joblib.meta.json"):
+        shutil.copy(work / ("data" if name.endswith(".csv") else "") / name, folder / name)
+    shutil.copy(SCHEMA, folder / "schema.yaml")
+    shutil.copy(CONFIG, folder / "model.yaml")
+    (folder / "base.json").write_text("{}\n")
+    return folder
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def run_bad(capsys, args: list[str], **paths: Path) -> tuple[int, str, str]:
+    argv = [a.format(**paths) for a in args]
+    code = cli.main(argv)
+    stdout, stderr = capsys.readouterr()
+    assert code == 2, stdout + stderr
+    assert stdout == "", "an exit-2 error must be the only thing printed"
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
+    return code, stdout, stderr
+
+
+# command: (argv with {in}, {out} and {bad}; outputs it writes besides {bad}; an input)
+OUTPUT_CASES = {
+    "drift": (["drift", "{in}/2026-01.csv", "{in}/2026-04.csv", "--ignore",
+               "customer_id,month", "--json", "{out}/a.json", "--markdown", "{bad}"],
+              ["a.json"], "2026-04.csv"),
+    "validate": (["validate", "{in}/2026-04.csv", "--schema", "{in}/schema.yaml", "--json",
+                  "{out}/a.json", "--markdown", "{bad}"], ["a.json"], "schema.yaml"),
+    "evaluate": (["evaluate", "--model", "{in}/base.joblib", "--data", "{in}/2026-04.csv",
+                  "--out", "{out}/a.json", "--markdown", "{bad}"], ["a.json"],
+                 "base.joblib.meta.json"),
+    "compare": (["compare", "--baseline", "{in}/base.joblib", "--candidate", "{in}/base.joblib",
+                 "--data", "{in}/2026-04.csv", "--out", "{out}/a.json", "--markdown",
+                 "{out}/a.md", "--summary", "{bad}"], ["a.json", "a.md"], "2026-04.csv"),
+    "train": (["train", "--data", "{in}/2026-01.csv", "--config", "{in}/model.yaml", "--out",
+               "{out}/m.joblib", "--metrics", "{bad}"], ["m.joblib", "m.joblib.meta.json"],
+              "model.yaml"),
+    "train --out": (["train", "--data", "{in}/2026-01.csv", "--config", "{in}/model.yaml",
+                     "--out", "{bad}"], [], "2026-01.csv"),
+    "schema infer": (["schema", "infer", "{in}/2026-01.csv", "--out", "{bad}"], [],
+                     "2026-01.csv"),
+}
+# how the path is bad: (the path given, the message)
+BAD_PATHS = {
+    "parent is a file": ("{in}/2026-01.csv/x/out.file", "Not a directory ("),
+    "a folder": ("{out}", "is a folder, give a file path"),
+    "an input": ("{in}/{input}", "same file as the input"),
+    "another output": ("{out}/{other}", "are the same file"),
+}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_PATHS))
+@pytest.mark.parametrize("command", sorted(OUTPUT_CASES))
+def test_bad_output_paths_are_refused_before_any_work(inputs, capsys, tmp_path, command, bad):
+    args, outputs, an_input = OUTPUT_CASES[command]
+    path, message = BAD_PATHS[bad]
+    if bad == "another output" and not outputs:
+        pytest.skip("the command has one output")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in outputs:
+        (out / name).write_text(SENTINEL)
+    bad_path = path.format(**{"in": inputs, "out": out, "input": an_input,
+                              "other": (outputs or ["-"])[0]})
+    before = snapshot(inputs)
+    _, _, stderr = run_bad(capsys, args, **{"in": inputs, "out": out, "bad": bad_path})
+    assert message in stderr
+    assert snapshot(inputs) == before
+    assert snapshot(out) == {name: SENTINEL.encode() for name in outputs}
+
+
+@pytest.mark.parametrize("command", sorted(OUTPUT_CASES))
+def test_an_output_folder_without_write_access_is_refused_first(inputs, capsys, tmp_path,
+                                                               unwritable_folder, command):
+    args, outputs, _ = OUTPUT_CASES[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in outputs:
+        (out / name).write_text(SENTINEL)
+    _, _, stderr = run_bad(capsys, args, **{"in": inputs, "out": out,
+                                            "bad": unwritable_folder / "x.out"})
+    assert stderr.endswith(": Permission denied\n")
+    assert snapshot(out) == {name: SENTINEL.encode() for name in outputs}
+
+
+def test_an_output_is_refused_as_an_input_however_it_is_spelled(inputs, capsys, monkeypatch):
+    monkeypatch.chdir(inputs)
+    before = snapshot(inputs)
+    for out in ("2026-01.csv", f"../{inputs.name}/2026-01.csv", str(inputs / "2026-01.csv")):
+        _, _, stderr = run_bad(capsys, ["schema", "infer", str(inputs / "2026-01.csv"),
+                                        "--out", out])
+        assert "is the same file as the input DATA.csv" in stderr
+    assert snapshot(inputs) == before
+
+
+# what: (argv, the file made unreadable, the message)
+UNREADABLE_CASES = {
+    "schema": (["validate", "{in}/2026-04.csv", "--schema", "{in}/schema.yaml", "--json",
+                "{out}/a.json"], "schema.yaml", "cannot read schema file"),
+    "data": (["validate", "{in}/2026-04.csv", "--schema", "{in}/schema.yaml", "--json",
+              "{out}/a.json"], "2026-04.csv", "cannot read data file"),
+    "config": (["train", "--data", "{in}/2026-01.csv", "--config", "{in}/model.yaml", "--out",
+                "{out}/a.json"], "model.yaml", "cannot read config file"),
+    "training data": (["train", "--data", "{in}/2026-01.csv", "--config", "{in}/model.yaml",
+                       "--out", "{out}/a.json"], "2026-01.csv", "cannot read training data"),
+    "model": (["evaluate", "--model", "{in}/base.joblib", "--data", "{in}/2026-04.csv",
+               "--out", "{out}/a.json"], "base.joblib", "cannot read model file"),
+    "model metadata": (["evaluate", "--model", "{in}/base.joblib", "--data",
+                        "{in}/2026-04.csv", "--out", "{out}/a.json"], "base.joblib.meta.json",
+                       "cannot read model metadata file"),
+    "metrics JSON": (["compare", "--baseline", "{in}/base.json", "--candidate",
+                      "{in}/base.joblib", "--data", "{in}/2026-04.csv", "--out",
+                      "{out}/a.json"], "base.json", "cannot read baseline metrics file"),
+    "drift reference": (["drift", "{in}/2026-01.csv", "{in}/2026-04.csv", "--json",
+                         "{out}/a.json"], "2026-01.csv", "cannot read reference file"),
+    "schema infer data": (["schema", "infer", "{in}/2026-01.csv", "--out", "{out}/a.json"],
+                          "2026-01.csv", "cannot read reference data file"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(UNREADABLE_CASES))
+def test_an_unreadable_input_is_one_line_and_exit_2(inputs, capsys, tmp_path, make_unreadable,
+                                                    what):
+    args, name, message = UNREADABLE_CASES[what]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.json").write_text(SENTINEL)
+    make_unreadable(inputs / name)
+    _, _, stderr = run_bad(capsys, args, **{"in": inputs, "out": out})
+    assert message in stderr and stderr.endswith(": Permission denied\n")
+    assert (out / "a.json").read_text() == SENTINEL
+
+
+def test_data_generate_into_a_path_under_a_file_is_refused(inputs, capsys):
+    _, _, stderr = run_bad(capsys, ["data", "generate", "--out", "{in}/2026-01.csv/new",
+                                    "--months", "2"], **{"in": inputs})
+    assert "Not a directory (" in stderr
+
+
+def test_validate_counts_checks_and_failures_alike(tmp_path, capsys):
+    data = tmp_path / "other.csv"
+    data.write_text("zzz\n1\n")
+    code, stdout, _ = run(capsys, "validate", data, "--schema", SCHEMA)
+    # failures: too few rows, 9 schema columns absent, 1 extra column; checks: those 11
+    # and duplicate rows
+    assert code == 1
+    assert " invalid: 11 of 12 checks failed (" in stdout.splitlines()[0]
+
+
+def test_schema_infer_never_writes_a_schema_validate_refuses(tmp_path, capsys):
+    blank = tmp_path / "blank.csv"
+    blank.write_text("a,b\n,\n,\n,\n")  # three identical (empty) rows
+    out = tmp_path / "schema.yaml"
+    code, _, err = run(capsys, "schema", "infer", blank, "--out", out)
+    assert code == 0, err
+    assert validation.load_schema(out).max_duplicate_rate == 1.0
+    assert run(capsys, "validate", blank, "--schema", out)[0] == 0
+
+
+@pytest.mark.parametrize("text, warning", [
+    ("a;b;c\n1;2;3\n4;5;6\n", "column name 'a;b;c' contains semicolons: the file looks "
+                              "semicolon-separated"),
+    ("age,x,age,age\n1,2,3,4\n", "column 'age' appears 3 times in the header: the copies were "
+                                 "renamed to age.1, age.2"),
+    ("price\n" + "".join(f'"{i},5"\n' for i in range(9)) + "?\n",
+     "column 'price' holds numbers stored as text (90% of its values, but also '0,5', '1,5', "
+     "'2,5')"),
+])
+def test_schema_infer_warns_in_one_line_about_what_the_draft_cannot_see(tmp_path, capsys, text,
+                                                                         warning):
+    data = tmp_path / "odd.csv"
+    data.write_text(text)
+    code, stdout, _ = run(capsys, "schema", "infer", data, "--out", tmp_path / "s.yaml")
+    warnings = [line for line in stdout.splitlines() if line.startswith("warning: ")]
+    assert code == 0 and len(warnings) == 1
+    assert warnings[0].startswith(f"warning: {warning}")
+
+
+def test_schema_infer_is_silent_on_a_clean_file(work, capsys, tmp_path):
+    code, stdout, _ = run(capsys, "schema", "infer", work / "data" / "2026-01.csv", "--out",
+                          tmp_path / "s.yaml")
+    assert code == 0 and "warning" not in stdout

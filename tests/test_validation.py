@@ -78,6 +78,19 @@ def test_duplicate_share_is_doubled_and_rounded_up():
     assert validation.infer_schema(frame).max_duplicate_rate == 0.096
 
 
+def test_duplicate_share_is_capped_at_one():
+    frame = pd.DataFrame({"a": [np.nan] * 3, "b": [np.nan] * 3})
+    assert validation.infer_schema(frame).max_duplicate_rate == 1.0
+
+
+def test_a_schema_its_loader_would_refuse_is_never_saved(tmp_path):
+    bad = Schema(columns=(ColumnSchema("a", "int"),), max_duplicate_rate=1.334)
+    with pytest.raises(UserInputError, match=r"max_duplicate_rate must be a number between 0 "
+                                             r"and 1, got 1\.334"):
+        validation.save_schema(bad, tmp_path / "s.yaml")
+    assert not (tmp_path / "s.yaml").exists()
+
+
 def test_inference_refuses_empty_tables():
     with pytest.raises(UserInputError, match="without rows"):
         validation.infer_schema(small().iloc[:0])
@@ -162,8 +175,9 @@ def test_every_failure_is_reported_at_once_with_examples_and_rows():
     assert high.examples == (20, 30) and high.rows == (2, 4)
     assert high.found == "2 of 5 values above (highest 30)"
     assert report.failures[2].found == "2 of 5 values not allowed (y, z)"
-    # row count, columns, 4 on x (dtype, missing, min, max), 3 on c, duplicate rows
-    assert report.summary() == "invalid: 3 of 10 checks failed (c, x)"
+    # row count, 5 on x (present, dtype, missing, min, max), 4 on c, no extra columns,
+    # duplicate rows
+    assert report.summary() == "invalid: 3 of 12 checks failed (c, x)"
 
 
 def test_mostly_tolerates_a_share_of_odd_values():

@@ -7,9 +7,9 @@ import argparse
 from mlcicd_course import drift
 from mlcicd_course.commands import comma_separated
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_text_atomic
+from mlcicd_course.fileio import check_outputs, read_csv, write_outputs
 
-EXIT_NO_DRIFT, EXIT_DRIFT = 0, 1
+EXIT_NO_DRIFT, EXIT_DRIFT = 0, 1  # 1 also for a schema change
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compare CURRENT.csv with REFERENCE.csv column by column: a test "
                     "(KS or chi-square) and an effect size (Wasserstein/std or JS distance) "
                     "per column, missing rates and new categories, and a dataset verdict. "
-                    "Exit 0: no dataset drift, 1: drift, 2: bad input or nothing testable. "
+                    "Exit 0: no dataset drift, 1: drift or a schema change (a column "
+                    "missing on one side, or numeric on one side only), 2: bad input or "
+                    "nothing testable. "
                     "Leave out ids and timestamps with --ignore or choose with --columns.")
     parser.add_argument("reference", metavar="REFERENCE.csv", help="the reference batch")
     parser.add_argument("current", metavar="CURRENT.csv", help="the batch to check")
@@ -44,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
+    check_outputs(("--json", args.json), ("--markdown", args.markdown),
+                  inputs=[("REFERENCE.csv", args.reference), ("CURRENT.csv", args.current)])
     options = drift.DriftOptions(
         alpha=args.alpha,
         correction=args.correction,
@@ -55,19 +58,24 @@ def _run(args: argparse.Namespace) -> int:
     )
     reference = read_csv(args.reference, what="reference")
     current = read_csv(args.current, what="current")
-    report = drift.detect_drift(reference, current, options)
+    try:
+        report = drift.detect_drift(reference, current, options)
+    except UserInputError as err:
+        raise UserInputError(f"{args.reference} vs {args.current}: {err}") from None
     if report.verdict == "inconclusive":
         reasons = "; ".join(f"{f.feature}: {f.reason}" for f in report.features[:3])
         more = f" (and {len(report.features) - 3} more)" if len(report.features) > 3 else ""
         raise UserInputError(f"no column could be tested ({reasons}{more})")
+    files = {}
     if args.json:
-        write_text_atomic(args.json, report.to_json())
+        files[args.json] = report.to_json()
     if args.markdown:
-        write_text_atomic(args.markdown, report.to_markdown())
+        files[args.markdown] = report.to_markdown()
+    write_outputs(files)
     print(report.summary)
     print(drift.drift_table(report).to_string())
     for row in report.features:
         if row.notes:
             print(f"note: {row.feature}: {'; '.join(row.notes)}")
     print(f"rule: {report.rule}")
-    return EXIT_DRIFT if report.dataset_drift else EXIT_NO_DRIFT
+    return EXIT_DRIFT if report.dataset_drift or report.schema_changes else EXIT_NO_DRIFT

@@ -3,7 +3,9 @@
 Exit codes: 0 ok; 1 a gate failed (compare); 2 bad input (missing or unreadable file,
 malformed CSV or YAML, missing or unexpected columns, wrong dtypes or missing labels where
 a model needs them, a corrupt model).
-Every output is written only after all inputs were read and checked, and atomically.
+Output paths are checked before any work (a folder, an input, a parent that is a file, a
+folder without write access: exit 2), and all outputs are written together at the end,
+all or nothing; on exit 2 the error line is the only thing printed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from mlcicd_course import comparison, evaluation, modelstore, reporting, training
-from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_json, write_text_atomic
+from mlcicd_course.fileio import check_outputs, json_text, read_csv, write_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,13 +65,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=_compare)
 
 
+def _model_inputs(option: str, path: str) -> list[tuple[str, str | Path]]:
+    """A model given on the command line and its metadata sidecar, as named inputs."""
+    return [(option, path), (f"{option} metadata", modelstore.metadata_path(path))]
+
+
 def _train(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--out", args.out), ("--metrics", args.metrics))
+    check_outputs(("--out", args.out), ("--out metadata", modelstore.metadata_path(args.out)),
+                  ("--metrics", args.metrics),
+                  inputs=[("--data", args.data), ("--config", args.config)])
     config = training.load_config(args.config)
     frame = read_csv(args.data, what="training data")
     trained = training.train(frame, config)
-    metadata = trained.save(args.out)
+    files, metadata = trained.files(args.out)
     metrics = trained.metrics()
+    if args.metrics:
+        files[Path(args.metrics)] = json_text({
+            "kind": "mlcicd-training",
+            "model": {"file": Path(args.out).name, "sha256": metadata["sha256"],
+                      "model_type": config.model_type},
+            "training_data": metadata["training_data"],
+            "metrics": metrics,
+        })
+    write_outputs(files)
     print(f"trained {config.model_type} on {len(frame)} rows: cross-validated accuracy "
           f"{metrics['cv_accuracy_mean']:.3f} +/- {metrics['cv_accuracy_std']:.3f} "
           f"({config.cv_folds} folds), training accuracy {metrics['train_accuracy']:.3f}")
@@ -77,41 +95,43 @@ def _train(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     print(f"wrote {args.out} and {modelstore.metadata_path(args.out).name} "
           f"(sha256 {metadata['sha256'][:12]})")
-    if args.metrics:
-        write_json(args.metrics, {
-            "kind": "mlcicd-training",
-            "model": {"file": Path(args.out).name, "sha256": metadata["sha256"],
-                      "model_type": config.model_type},
-            "training_data": metadata["training_data"],
-            "metrics": metrics,
-        })
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--out", args.out), ("--markdown", args.markdown))
+    check_outputs(("--out", args.out), ("--markdown", args.markdown),
+                  inputs=[*_model_inputs("--model", args.model), ("--data", args.data)])
     loaded = modelstore.load_model(args.model)
     frame = read_csv(args.data, what="test data")
     result = evaluation.evaluate(loaded, frame)
     data = result.to_dict()
+    files: dict[str, str] = {args.out: json_text(data)}
+    if args.markdown:
+        files[args.markdown] = reporting.evaluation_markdown(data)
+    write_outputs(files)
     metrics = ", ".join(f"{k} {reporting.fmt(v)}" for k, v in result.metrics.items())
     print(f"{args.model} on {result.rows} rows of {args.data}: {metrics}")
     for name, (saved, running) in loaded.version_differences.items():
         print(f"warning: model saved with {name} {saved}, running {running}")
-    write_json(args.out, data)
-    if args.markdown:
-        write_text_atomic(args.markdown, reporting.evaluation_markdown(data))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--out", args.out), ("--markdown", args.markdown),
-                          ("--summary", args.summary))
+    check_outputs(("--out", args.out), ("--markdown", args.markdown),
+                  ("--summary", args.summary),
+                  inputs=[*_model_inputs("--baseline", args.baseline),
+                          *_model_inputs("--candidate", args.candidate), ("--data", args.data)])
     frame = read_csv(args.data, what="test data")
     baseline = comparison.evaluation_from(args.baseline, frame, what="baseline")
     candidate = comparison.evaluation_from(args.candidate, frame, what="candidate")
     result = comparison.compare(baseline, candidate, min_accuracy=args.min_accuracy,
                                 max_regression=args.max_regression, alpha=args.alpha)
+    files = {args.out: json_text(result.to_dict())}
+    if args.markdown:
+        files[args.markdown] = reporting.comparison_comment(result)
+    if args.summary:
+        files[args.summary] = reporting.comparison_summary(result)
+    write_outputs(files)
     b_acc = result.baseline["metrics"]["accuracy"]
     c_acc = result.candidate["metrics"]["accuracy"]
     print(f"{result.verdict.upper()}: baseline accuracy {b_acc:.3f}, candidate {c_acc:.3f} "
@@ -125,9 +145,4 @@ def _compare(args: argparse.Namespace) -> int:
               f"{result.paired_test_note}")
     for warning in result.warnings:
         print(f"warning: {warning}")
-    write_json(args.out, result.to_dict())
-    if args.markdown:
-        write_text_atomic(args.markdown, reporting.comparison_comment(result))
-    if args.summary:
-        write_text_atomic(args.summary, reporting.comparison_summary(result))
     return 0 if result.passed else 1

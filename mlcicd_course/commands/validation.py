@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlcicd_course import reporting, validation
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import read_csv, refuse_folder_outputs, write_json, write_text_atomic
+from mlcicd_course.fileio import check_outputs, json_text, read_csv, read_header, write_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _schema_infer(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--out", args.out))
+    check_outputs(("--out", args.out), inputs=[("DATA.csv", args.data)])
     if args.max_categories < 1:
         raise UserInputError(f"--max-categories must be at least 1, got {args.max_categories}")
     frame = read_csv(args.data, what="reference data")
@@ -54,20 +54,25 @@ def _schema_infer(args: argparse.Namespace) -> int:
               f"({len(frame)} rows).\nReview it: observed ranges and category sets are "
               "narrower than what is valid.")
     validation.save_schema(schema, args.out, header=header)
+    for warning in validation.inference_warnings(frame, read_header(args.data)):
+        print(f"warning: {warning}")
     print(f"wrote a draft schema for {len(schema.columns)} columns to {args.out}; "
           "review it before use")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    refuse_folder_outputs(("--json", args.json), ("--markdown", args.markdown))
+    check_outputs(("--json", args.json), ("--markdown", args.markdown),
+                  inputs=[("DATA.csv", args.data), ("--schema", args.schema)])
     schema = validation.load_schema(args.schema)
     report = validation.validate_file(args.data, schema)
+    files = {}
+    if args.json:
+        files[args.json] = json_text(report.to_dict())
+    if args.markdown:
+        files[args.markdown] = reporting.validation_markdown(report.to_dict())
+    write_outputs(files)
     print(f"{args.data}: {report.summary()}")
     for failure in report.failures:
         print(f"  {failure.line()}")
-    if args.json:
-        write_json(args.json, report.to_dict())
-    if args.markdown:
-        write_text_atomic(args.markdown, reporting.validation_markdown(report.to_dict()))
     return 0 if report.valid else 1
