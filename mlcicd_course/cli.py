@@ -29,6 +29,8 @@ COMMANDS = {
     "train": "mlcicd_course.commands.testing",
     "evaluate": "mlcicd_course.commands.testing",
     "compare": "mlcicd_course.commands.testing",
+    "serve": "mlcicd_course.commands.serving",
+    "route": "mlcicd_course.commands.serving",
     "workflow": "mlcicd_course.commands.workflow",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))

@@ -18,12 +18,14 @@ import secrets
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import yaml
 
 from mlcicd_course.errors import UserInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PathLike = str | os.PathLike[str]
 Named = tuple[str, PathLike | None]  # (what or option, path); None = not given
@@ -83,6 +85,8 @@ def read_yaml(path: PathLike, *, what: str = "YAML") -> Any:
 
 def read_csv(path: PathLike, *, what: str = "data") -> pd.DataFrame:
     """Read a CSV file, turning every way it can fail into a one-line `UserInputError`."""
+    import pandas as pd  # here, not at the top: servers read YAML and JSON only
+
     path = Path(path)
     try:
         if not path.exists():

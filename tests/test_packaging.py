@@ -21,7 +21,7 @@ def conda_specs() -> dict[str, str]:
     for entry in env["dependencies"]:
         if isinstance(entry, str):
             name, _, spec = re.match(r"([A-Za-z0-9_.\-]+)(\s*)(.*)", entry).groups()
-            specs[name.lower()] = spec.split("#")[0].strip()
+            specs[name.lower().replace("_", "-")] = spec.split("#")[0].strip()
     return specs
 
 

@@ -1,0 +1,1 @@
+"""Experiments (A/B tests): stable assignment of users to variants, and their statistics."""
