@@ -7,7 +7,7 @@ import copy
 import botocore.session
 import pytest
 
-from mlcicd_course.cloud.sagemaker import BlueGreenGuardrails, check_request
+from mlcicd_course.cloud.sagemaker import BlueGreenGuardrails, _matches, check_request
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenSpec
 
@@ -98,3 +98,9 @@ def test_guardrails_from_a_blue_green_spec(model):
                                               alarms=[])
     assert not check_request(too_short.request(), model=model).ok
     assert "AutoRollbackConfiguration" not in too_short.request()["DeploymentConfig"]
+
+
+def test_a_pattern_python_cannot_read_is_not_held_against_the_request():
+    # botocore's models use Java-style classes such as \p{L}, which Python's re lacks
+    assert _matches(r"[\p{L}\p{N}]+", "anything")
+    assert _matches("[a-z]+", "abc") and not _matches("[a-z]+", "ABC")

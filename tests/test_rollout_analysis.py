@@ -131,26 +131,27 @@ def test_run_take_measures_only_what_is_due_and_never_mutates():
     run = AnalysisRun(spec, "green", started_at=0.0)
     obs = Observations(metrics={"green": VersionMetrics(200, 1, 3.0, 9.0)},
                        smoke={"green": SmokeReport(total=4)})
-    after = run.take(0.0, obs)
-    assert run.results == {}                               # the old run is unchanged
+    assert run.take(0.0, obs) is run       # observations at the start predate the run
+    after = run.take(1.0, obs)
+    assert run.results == {}               # the old run is unchanged
     assert [m.value for m in after.results["errors"]] == [0.005]
     assert after.results["smoke"][0].phase is S
-    assert after.take(5.0, obs) is after                   # nothing due before t=10
-    assert after.next_wakeup() == 10.0
-    done = after.take(10.0, obs)
-    assert done.assess() == (S, "errors: count (2) reached")
+    assert after.take(5.0, obs) is after   # nothing due before t=11
+    assert after.next_wakeup() == 11.0
+    done = after.take(11.0, obs)
+    assert done.assess() == (
+        S, "all passed: errors: count (2) reached; smoke: count (1) reached")
     assert done.next_wakeup() is None
 
 
 def test_run_without_traffic_never_succeeds():
     run = AnalysisRun(AnalysisSpec((metric(count=2, interval_s=10),)), "green", 0.0)
     idle = Observations(metrics={"green": VersionMetrics(0, 0, 0.0, 0.0)})
-    t = 0.0
-    while run.next_wakeup() is not None:
-        t = run.next_wakeup()
-        run = run.take(t, idle)
+    for t in range(1, 100):
+        run = run.take(float(t), idle)
         assert run.assess()[0] is not S
-    assert run.assess()[0] is E and t == 40.0              # 5 errors, 10 s apart
+    assert run.assess()[0] is E
+    assert [m.at for m in run.results["errors"]] == [1, 11, 21, 31, 41]   # 5 errors
 
 
 @pytest.mark.parametrize("kwargs", [

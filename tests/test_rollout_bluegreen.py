@@ -109,13 +109,19 @@ def bad(requests: int = 200) -> VersionMetrics:
     return VersionMetrics(requests, requests // 10, 4.0, 12.0)
 
 
-def make(**spec_kw) -> tuple[RolloutController, InMemoryShifter, FakeClock, list]:
+def make(ready: bool = True,
+         **spec_kw) -> tuple[RolloutController, InMemoryShifter, FakeClock, list]:
+    """A controller on an in-memory split; with `ready`, green became ready at t=0 and is
+    on the preview route (pre-promotion analysis measures from the next tick on)."""
     spec = BlueGreenSpec(**{"pre_promotion": PRE, "post_promotion": POST, **spec_kw})
     shifter = InMemoryShifter({"blue": 100, "green": 0})
     clock = FakeClock()
     done: list = []
     controller = RolloutController(BlueGreenRollout(spec), shifter, on_action=done.append)
     controller.start(clock.now())
+    if ready:
+        controller.tick(clock.now(), Observations(ready={"green": True}))
+        assert controller.state.phase is P.PRE_PROMOTION
     return controller, shifter, clock, done
 
 
@@ -131,7 +137,7 @@ def phases(controller: RolloutController) -> list[tuple[str | None, str]]:
 
 def test_good_green_goes_all_the_way_and_blue_is_retired_after_the_delay():
     controller, shifter, clock, done = make(scale_down_delay_s=30)
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     assert controller.state.phase is P.POST_PROMOTION        # ready, analysed, auto-promoted
     assert shifter.weights() == {"blue": 0, "green": 100}
     live = Observations(metrics={"green": good()})
@@ -147,7 +153,7 @@ def test_good_green_goes_all_the_way_and_blue_is_retired_after_the_delay():
         (None, "Deploying"), ("Deploying", "PrePromotion"), ("PrePromotion", "Paused"),
         ("Paused", "PostPromotion"), ("PostPromotion", "ScaleDownDelay"),
         ("ScaleDownDelay", "Completed")]
-    assert [r.at for r in controller.history] == [0, 0, 0, 0, 30, 60]
+    assert [r.at for r in controller.history] == [0, 0, 1, 1, 31, 61]
 
 
 @pytest.mark.parametrize(("green", "smoke", "why"), [
@@ -156,7 +162,7 @@ def test_good_green_goes_all_the_way_and_blue_is_retired_after_the_delay():
 ])
 def test_pre_promotion_failure_never_sends_production_traffic_to_green(green, smoke, why):
     controller, shifter, clock, done = make()
-    controller.tick(clock.now(), preview_obs(green, smoke))
+    controller.tick(clock.advance(1), preview_obs(green, smoke))
     assert controller.state.phase is P.ABORTED
     assert shifter.changes == [{"blue": 100, "green": 0}]   # no split was ever applied
     assert not any(isinstance(a, SetWeights) for a in done)
@@ -166,7 +172,7 @@ def test_pre_promotion_failure_never_sends_production_traffic_to_green(green, sm
 
 def test_post_promotion_failure_switches_back_automatically_and_records_it():
     controller, shifter, clock, _ = make()
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     assert shifter.weights() == {"blue": 0, "green": 100}
     controller.tick(clock.advance(10), Observations(metrics={"green": good()}))
     controller.tick(clock.advance(10), Observations(metrics={"green": bad()}))
@@ -174,14 +180,14 @@ def test_post_promotion_failure_switches_back_automatically_and_records_it():
     assert shifter.changes[-2:] == [{"blue": 0, "green": 100}, {"blue": 100, "green": 0}]
     last = controller.history[-1]
     assert (last.at, last.from_phase, last.to_phase, last.event) == (
-        20.0, P.POST_PROMOTION, P.ROLLED_BACK, E.ANALYSIS_FAILED)
+        21.0, P.POST_PROMOTION, P.ROLLED_BACK, E.ANALYSIS_FAILED)
     assert "switched back" in last.reason and "failed (1) > failure_limit (0)" in last.reason
-    assert [a.at for a in controller.applied if isinstance(a.action, SetWeights)] == [0.0, 20.0]
+    assert [a.at for a in controller.applied if isinstance(a.action, SetWeights)] == [1.0, 21.0]
 
 
 def test_rollback_inside_the_scale_down_delay_is_instant():
     controller, shifter, clock, done = make(scale_down_delay_s=300)
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     for _ in range(3):
         controller.tick(clock.advance(10), Observations(metrics={"green": good()}))
     assert controller.state.phase is P.SCALE_DOWN_DELAY
@@ -196,7 +202,7 @@ def test_rollback_inside_the_scale_down_delay_is_instant():
 
 def test_after_blue_is_retired_a_rollback_is_refused():
     controller, shifter, clock, _ = make(scale_down_delay_s=30)
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     for _ in range(3):
         controller.tick(clock.advance(10), Observations(metrics={"green": good()}))
     controller.tick(clock.advance(30))
@@ -210,7 +216,6 @@ def test_no_data_during_analysis_is_not_success():
     controller, shifter, clock, _ = make(progress_deadline_s=600)
     idle = Observations(metrics={"green": VersionMetrics(0, 0, 0.0, 0.0)},
                         smoke={"green": SmokeReport(total=5)}, ready={"green": True})
-    controller.tick(clock.now(), idle)
     while controller.state.phase is P.PRE_PROMOTION:
         controller.tick(clock.advance(1), idle)
     assert controller.state.phase is P.ABORTED                 # errors, not a pass
@@ -220,7 +225,7 @@ def test_no_data_during_analysis_is_not_success():
 
 def test_too_little_preview_traffic_pauses_for_a_person_instead_of_promoting():
     controller, shifter, clock, _ = make()
-    controller.tick(clock.now(), preview_obs(good(requests=10)))   # min_sample is 50
+    controller.tick(clock.advance(1), preview_obs(good(requests=10)))   # min_sample is 50
     assert controller.state.phase is P.PAUSED
     assert controller.state.promote_at is None                    # no auto-promotion
     controller.tick(clock.advance(3600))
@@ -231,15 +236,15 @@ def test_too_little_preview_traffic_pauses_for_a_person_instead_of_promoting():
 
 def test_manual_approval_waits_and_auto_promotion_seconds_counts_from_the_pass():
     controller, shifter, clock, _ = make(auto_promotion_seconds=None)
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     controller.tick(clock.advance(10_000))
     assert controller.state.phase is P.PAUSED
     controller.tick(clock.advance(1), Observations(approve=True))
     assert controller.state.phase is P.POST_PROMOTION
 
     controller, shifter, clock, _ = make(auto_promotion_seconds=60)
-    controller.tick(clock.now(), preview_obs(good()))
-    assert controller.next_wakeup() == 60
+    controller.tick(clock.advance(1), preview_obs(good()))
+    assert controller.next_wakeup() == 61
     controller.tick(clock.advance(59))
     assert controller.state.phase is P.PAUSED
     controller.tick(clock.advance(1))
@@ -248,7 +253,7 @@ def test_manual_approval_waits_and_auto_promotion_seconds_counts_from_the_pass()
 
 
 def test_green_never_ready_is_aborted_at_the_progress_deadline():
-    controller, shifter, clock, done = make(progress_deadline_s=120)
+    controller, shifter, clock, done = make(ready=False, progress_deadline_s=120)
     controller.tick(clock.advance(119), Observations(ready={"green": False}))
     assert controller.state.phase is P.DEPLOYING
     controller.tick(clock.advance(1))
@@ -257,7 +262,7 @@ def test_green_never_ready_is_aborted_at_the_progress_deadline():
 
 def test_an_alarm_during_the_bake_time_switches_back():
     controller, shifter, clock, _ = make()
-    controller.tick(clock.now(), preview_obs(good()))
+    controller.tick(clock.advance(1), preview_obs(good()))
     controller.tick(clock.advance(5), Observations(metrics={"green": good()},
                                                    alarms=("green-5xx",)))
     assert controller.state.phase is P.ROLLED_BACK
@@ -266,7 +271,15 @@ def test_an_alarm_during_the_bake_time_switches_back():
 
 
 class RefusingShifter(InMemoryShifter):
+    """Refuses traffic to green (as an unhealthy target would); with `broken`, every change."""
+
+    def __init__(self, initial, broken: bool = False):
+        super().__init__(initial)
+        self.broken = broken
+
     def set_weights(self, weights):
+        if self.broken:
+            raise ConnectionError("router unreachable")
         if weights.get("green"):
             raise TrafficShiftError("green target group unhealthy")
         super().set_weights(weights)
@@ -277,19 +290,34 @@ def test_a_switch_the_target_refuses_is_aborted_and_traffic_stays_on_blue():
     shifter = RefusingShifter({"blue": 100, "green": 0})
     controller = RolloutController(BlueGreenRollout(spec), shifter)
     controller.start(0.0)
-    controller.tick(0.0, preview_obs(good()))
+    controller.tick(0.0, Observations(ready={"green": True}))
+    controller.tick(1.0, preview_obs(good()))
     assert controller.state.phase is P.ROLLED_BACK
     assert shifter.weights() == {"blue": 100, "green": 0}
-    assert "green target group unhealthy" in controller.history[-1].reason
+    assert "TrafficShiftError: green target group unhealthy" in controller.history[-1].reason
+
+
+def test_when_even_the_way_back_fails_the_error_is_raised_not_hidden():
+    spec = BlueGreenSpec(post_promotion=POST)
+    shifter = RefusingShifter({"blue": 100, "green": 0}, broken=True)
+    controller = RolloutController(BlueGreenRollout(spec), shifter)
+    controller.start(0.0)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        controller.tick(0.0, Observations(ready={"green": True}))
 
 
 def test_tick_returns_a_new_state_and_leaves_the_old_one_alone():
     rollout = BlueGreenRollout(BlueGreenSpec(pre_promotion=PRE))
     start = rollout.start(0.0)
-    new, actions = rollout.tick(start, 0.0, preview_obs(good()))
+    previewed, actions = rollout.tick(start, 0.0, preview_obs(good()))
     assert start.phase is P.DEPLOYING and len(start.history) == 1
-    assert new.phase is P.POST_PROMOTION and actions == (PREVIEW, SWITCH)
-    assert new.to_dict()["history"][1]["to"] == "PrePromotion"
+    # the analysis does not judge green on what was observed before it was on preview
+    assert previewed.phase is P.PRE_PROMOTION and actions == (PREVIEW,)
+    assert previewed.analysis.results == {}
+    switched, actions = rollout.tick(previewed, 1.0, preview_obs(good()))
+    assert switched.phase is P.POST_PROMOTION and actions == (SWITCH,)
+    assert previewed.phase is P.PRE_PROMOTION
+    assert switched.to_dict()["history"][1]["to"] == "PrePromotion"
 
 
 def test_controller_refuses_a_tick_before_start_and_spec_checks_its_fields():

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from mlcicd_course import modelstore
+from mlcicd_course.errors import UserInputError
 from mlcicd_course.serving.app import create_app
 from mlcicd_course.serving.routing import RoutingTable, assign
-from mlcicd_course.serving.settings import ServerSettings
+from mlcicd_course.serving.settings import ServerSettings, load_routes
 from tests.serving_support import (
     TOKEN,
     admin_headers,
@@ -305,3 +306,65 @@ def test_promoting_an_unhealthy_version_is_refused(apps):
     answer = run(router, scenario)
     assert answer.status_code == 400 and "green is not healthy" in answer.json()["detail"]
     assert router.stable == "blue" and dict(router.table.weights) == {"blue": 100, "green": 0}
+
+
+class TimingOut(httpx.AsyncBaseTransport):
+    """Ready, but every other request times out."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health/ready":
+            return httpx.Response(200)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+
+def test_a_backend_timeout_is_a_502_too(apps):
+    router = in_process_router({}, RoutingTable({"slow": 100}), transports={"slow": TimingOut()})
+    answer = run(router, lambda client: client.post("/predict", json=rows(1)))
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "backend slow failed: timeout: timed out"
+
+
+def test_experiment_mode_gives_anonymous_requests_the_first_version(apps):
+    table = RoutingTable({"green": 50, "blue": 50}, mode="experiment", seed="exp-9")
+    router = in_process_router(apps, table)
+
+    async def scenario(client):
+        anonymous = [(await client.post("/predict", json=rows(1))).headers["X-Model-Version"]
+                     for _ in range(10)]
+        users = {f"u{i}": (await client.post("/predict", json=rows(1), headers={
+            "X-User-Id": f"u{i}"})).headers["X-Model-Version"] for i in range(30)}
+        return anonymous, users
+
+    anonymous, users = run(router, scenario)
+    assert set(anonymous) == {"green"}
+    assert users == {u: assign(table, u) for u in users}
+    assert set(users.values()) == {"blue", "green"}
+
+
+def test_routes_files_are_checked_with_one_line_reasons(tmp_path):
+    path = tmp_path / "routes.yaml"
+    cases = [
+        ("table: {weights: {blue: 100}}\n", "has no backends|backends must map"),
+        ("backends: {blue: 'ftp://x'}\ntable: {weights: {blue: 100}}\n",
+         "backend blue: expected an http:// URL"),
+        ("backends: {blue: 'http://127.0.0.1:1'}\ntable: {weights: {blue: 100}}\n"
+         "settings: {request_timeout_s: 0}\n", "request_timeout_s must be in"),
+        ("backends: {blue: 'http://127.0.0.1:1'}\ntable: {weights: {blue: 100}}\n"
+         "settings: {retries: 3}\n", "unknown option 'retries'"),
+        ("backends: {blue: 'http://127.0.0.1:1'}\ntable: {weights: {blue: 100}}\n"
+         "settings: {upstream_client: requests}\n", "upstream_client must be one of"),
+        ("backends: {blue: 'http://127.0.0.1:1'}\n", "has no weights|mapping"),
+        ("- just a list\n", "expected a mapping with backends and table"),
+        ("backends: {}\ntable: {}\nextra: 1\n", "unknown key 'extra'"),
+    ]
+    for text, message in cases:
+        path.write_text(text)
+        with pytest.raises(UserInputError, match=message) as caught:
+            load_routes(path)
+        assert str(caught.value).startswith(f"routes file {path}: ")
+        assert "\n" not in str(caught.value)
+    path.write_text("backends: {blue: 'http://127.0.0.1:1/'}\n"
+                    "table: {weights: {blue: 100}}\nsettings: {health_interval_s: 2}\n")
+    settings = load_routes(path)
+    assert dict(settings.backends) == {"blue": "http://127.0.0.1:1"}
+    assert settings.health_interval_s == 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,7 @@ def local_aws(region: str = "us-east-1") -> Iterator[AwsTarget]:
             yield AwsTarget(region=region, endpoint_url=url, fake_credentials=True)
         finally:
             reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-            urllib.request.urlopen(reset, timeout=10).close()
+            with suppress(OSError):   # never hide the block's own error behind this one
+                urllib.request.urlopen(reset, timeout=10).close()
     finally:
         server.stop()

@@ -1,8 +1,9 @@
-"""What a rollout decides to do: plain data that a controller carries out.
+"""What a rollout decides: actions for a controller to carry out, and the record of why.
 
 A strategy's `tick` returns actions and never performs them; `RolloutController`
 applies `SetWeights` to a `TrafficShifter` and hands every action to an optional
-callback (which may, for example, stop the server of a retired version).
+callback (which may, for example, stop the server of a retired version). Every
+decision, taken or refused, is kept as a `Record` in the strategy's state.
 """
 
 from __future__ import annotations
@@ -46,3 +47,23 @@ class ScaleDown:
 
 
 Action = SetWeights | SetPreview | ScaleDown
+
+
+@dataclass(frozen=True)
+class Record:
+    """One decision: at `at`, `event` moved the rollout `from_phase` -> `to_phase`, or was
+    refused (`accepted=False`, phase unchanged), and why. Phases and events are the
+    strategy's own string enums; the first record of a rollout has no `from_phase`."""
+
+    at: float
+    from_phase: str | None
+    to_phase: str
+    event: str | None
+    reason: str
+    accepted: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {"at": self.at, "from": None if self.from_phase is None else str(self.from_phase),
+                "to": str(self.to_phase), "event": None if self.event is None else str(self.event),
+                "reason": self.reason, "accepted": self.accepted}

@@ -278,7 +278,8 @@ def assess_metric(spec: MetricSpec,
 
 def assess_run(spec: AnalysisSpec,
                results: Mapping[str, Sequence[Measurement]]) -> tuple[AnalysisPhase, str]:
-    """The phase of a whole run: the worst of its metrics' phases, with that metric's reason.
+    """The phase of a whole run: the worst of its metrics' phases, with that metric's reason
+    (every metric's when all succeeded).
 
     A run without metrics is Successful (there is nothing to check).
     """
@@ -286,6 +287,8 @@ def assess_run(spec: AnalysisSpec,
     if not assessed:
         return AnalysisPhase.SUCCESSFUL, "no metrics to check"
     phase = worst(p for _, p, _ in assessed)
+    if phase is AnalysisPhase.SUCCESSFUL:
+        return phase, "all passed: " + "; ".join(f"{name}: {why}" for name, _, why in assessed)
     name, _, reason = next(a for a in assessed if a[1] is phase)
     return phase, f"{name}: {reason}"
 
@@ -316,7 +319,13 @@ class AnalysisRun:
     results: Mapping[str, tuple[Measurement, ...]] = field(default_factory=dict)
 
     def due(self, now: float) -> tuple[MetricSpec, ...]:
-        """The metrics whose next measurement is due at `now`."""
+        """The metrics whose next measurement is due at `now`.
+
+        Nothing is due at the instant the run starts: observations made then describe
+        the time before it (green was not on its route yet), so they cannot judge it.
+        """
+        if now <= self.started_at:
+            return ()
         return tuple(m for m in self.spec.metrics
                      if (t := next_due(m, self.results.get(m.name, ()), self.started_at))
                      is not None and t <= now)
@@ -336,7 +345,10 @@ class AnalysisRun:
         return assess_run(self.spec, self.results)
 
     def next_wakeup(self) -> float | None:
-        """The earliest time a measurement is due, or None when nothing is left to measure."""
+        """The earliest time a measurement is due, or None when nothing is left to measure.
+
+        A first measurement due at the start is taken at the first tick after it.
+        """
         times = [t for m in self.spec.metrics
                  if (t := next_due(m, self.results.get(m.name, ()), self.started_at))
                  is not None]

@@ -7,11 +7,17 @@ The new version (green, `spec.preview`) is deployed beside the one serving produ
     (green starting)     (preview route,                  (approval, or     (all traffic on
                           no production                     automatic)        green, blue warm)
                           traffic)
+    PrePromotion --analysis inconclusive--> Paused (no auto-promotion: a person decides)
     PostPromotion --analysis passed--> ScaleDownDelay --delay over--> Completed (blue retired)
-    PostPromotion --failed / alarm / abort--> RolledBack (traffic back on blue at once)
+    PostPromotion --failed / inconclusive / alarm / abort / deadline--> RolledBack
     ScaleDownDelay --alarm / abort--> RolledBack (instant: blue is still running)
     Deploying / PrePromotion / Paused --failed / deadline / abort--> Aborted (green never
                                                                       served production)
+
+Where this differs from Argo: an inconclusive analysis after the switch switches back
+instead of pausing (keeping production on a version nobody could judge is what
+blue-green exists to avoid), and a promotion that would skip the pre-promotion
+analysis is refused.
 
 `RULES` is the whole decision table: every (phase, event) pair it does not list is
 refused, recorded in the history as not accepted, and changes nothing. `tick(state, now,
@@ -27,7 +33,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from mlcicd_course.rollout.actions import Action, ScaleDown, SetPreview, SetWeights
+from mlcicd_course.rollout.actions import Action, Record, ScaleDown, SetPreview, SetWeights
 from mlcicd_course.rollout.analysis import AnalysisPhase, AnalysisRun, AnalysisSpec
 from mlcicd_course.rollout.observations import Observations
 
@@ -194,25 +200,6 @@ class BlueGreenSpec:
                 "auto_promotion_seconds": self.auto_promotion_seconds,
                 "scale_down_delay_s": self.scale_down_delay_s,
                 "progress_deadline_s": self.progress_deadline_s}
-
-
-@dataclass(frozen=True)
-class Record:
-    """One decision: at `at`, `event` moved the rollout `from_phase` -> `to_phase`, or was
-    refused (`accepted=False`, phase unchanged), and why."""
-
-    at: float
-    from_phase: BlueGreenPhase | None
-    to_phase: BlueGreenPhase
-    event: Event | None
-    reason: str
-    accepted: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return {"at": self.at, "from": None if self.from_phase is None else str(self.from_phase),
-                "to": str(self.to_phase), "event": None if self.event is None else str(self.event),
-                "reason": self.reason, "accepted": self.accepted}
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from mlcicd_course.rollout.actions import Action, SetWeights
+from mlcicd_course.rollout.actions import Action, Record, SetWeights
 from mlcicd_course.rollout.observations import Observations
-from mlcicd_course.rollout.shifter import TrafficShifter, TrafficShiftError
+from mlcicd_course.rollout.shifter import TrafficShifter
 
 S = TypeVar("S")
 
@@ -47,9 +47,11 @@ class Applied:
 class RolloutController:
     """Drive `strategy` against `shifter`: call `start(now)`, then `tick(now, obs)` repeatedly.
 
-    When the shifter refuses a split (`TrafficShiftError`, for example a target that is
-    not healthy), the controller sends the strategy an abort naming the error and
-    applies what that decides (for blue-green after a switch: back to blue).
+    When the shifter fails to apply a split (a `TrafficShiftError` such as an unhealthy
+    target, or any error of the target's client), the controller sends the strategy an
+    abort naming the error and applies what that decides (for blue-green after a
+    switch: back to blue). If applying the abort fails as well, the error is raised:
+    traffic is then in an unknown state and a person has to look.
     """
 
     def __init__(self, strategy: Strategy[Any], shifter: TrafficShifter, *,
@@ -71,16 +73,19 @@ class RolloutController:
         self.state, actions = self.strategy.tick(self.state, now, obs or Observations())
         return self._apply(actions, now)
 
-    def _apply(self, actions: tuple[Action, ...], now: float) -> tuple[Action, ...]:
+    def _apply(self, actions: tuple[Action, ...], now: float,
+               aborting: bool = False) -> tuple[Action, ...]:
         done: list[Action] = []
         for action in actions:
             if isinstance(action, SetWeights):
                 try:
                     self.shifter.set_weights(action.weights)
-                except TrafficShiftError as err:
-                    self.state, after = self.strategy.abort(
-                        self.state, now, f"target refused {dict(action.weights)}: {err}")
-                    return (*done, *self._apply(after, now))
+                except Exception as err:   # any target: the router's client, boto3, ...
+                    if aborting:            # the way back failed too: a person must act
+                        raise
+                    why = f"target refused {dict(action.weights)}: {type(err).__name__}: {err}"
+                    self.state, after = self.strategy.abort(self.state, now, why)
+                    return (*done, *self._apply(after, now, aborting=True))
             if self.on_action is not None:
                 self.on_action(action)
             self.applied.append(Applied(now, action, self.shifter.weights()))
@@ -88,7 +93,7 @@ class RolloutController:
         return tuple(done)
 
     @property
-    def history(self) -> tuple[Any, ...]:
+    def history(self) -> tuple[Record, ...]:
         """Every decision so far (the strategy's records)."""
         return () if self.state is None else self.state.history
 

@@ -49,7 +49,12 @@ from mlcicd_course.serving.metrics import RouterMetrics
 from mlcicd_course.serving.routing import BUCKETS, RoutingTable, TableError, check_known, pick
 from mlcicd_course.serving.settings import MAX_BODY_BYTES, RouterSettings
 from mlcicd_course.serving.shadow import MirroredRequest, ShadowMirror
-from mlcicd_course.serving.upstream import AiohttpUpstream, Upstream, UpstreamError
+from mlcicd_course.serving.upstream import (
+    AiohttpUpstream,
+    HttpxUpstream,
+    Upstream,
+    UpstreamError,
+)
 
 ROUTE_TO_HEADER = b"x-route-to"
 USER_HEADER = b"x-user-id"
@@ -63,6 +68,17 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
 DROP_FROM_ANSWER = HOP_BY_HOP | {VERSION_HEADER, b"date", b"server"}
 HISTORY = 100
 UNHEALTHY_AFTER = 2  # consecutive failed probes before a healthy backend is left out
+
+
+def _client(settings: RouterSettings) -> Upstream:
+    """The HTTP client the settings ask for, with their pool size and timeouts."""
+    if settings.upstream_client == "httpx":
+        return HttpxUpstream(max_connections=settings.max_connections,
+                             keepalive_s=settings.keepalive_s,
+                             connect_timeout_s=settings.connect_timeout_s)
+    return AiohttpUpstream(max_connections=settings.max_connections,
+                           keepalive_s=settings.keepalive_s,
+                           connect_timeout_s=settings.connect_timeout_s)
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,7 @@ class Router:
         self.stable = settings.table.primary
         self.history: deque[RoutingTable] = deque(maxlen=HISTORY)
         self.token = token or secrets.token_urlsafe(32)
-        self.upstream: Upstream = upstream or AiohttpUpstream(
-            max_connections=settings.max_connections, keepalive_s=settings.keepalive_s,
-            connect_timeout_s=settings.connect_timeout_s)
+        self.upstream: Upstream = upstream or _client(settings)
         self.metrics = RouterMetrics()
         self.shadow = ShadowMirror(self.upstream, self.metrics,
                                    queue_size=settings.shadow_queue_size,
@@ -185,7 +199,10 @@ class Router:
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.health_interval_s)
-            await self.check_health()
+            try:
+                await self.check_health()
+            except Exception as err:  # noqa: BLE001 - the loop must outlive any one round
+                self.health = {name: f"health check failed ({err!r})" for name in self.backends}
 
     # -- lifecycle -------------------------------------------------------------------
 

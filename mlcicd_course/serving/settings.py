@@ -24,6 +24,7 @@ from mlcicd_course.serving.routing import RoutingTable, TableError, check_known
 
 MAX_BATCH_ROWS = 1000
 MAX_BODY_BYTES = 4 * 1024 * 1024
+UPSTREAM_CLIENTS = ("aiohttp", "httpx")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,12 @@ class RouterSettings:
     shadow_workers: int = 2
     shadow_timeout_s: float = 2.0
     seed: int = 0                       # draws for requests without a unit id
+    upstream_client: str = "aiohttp"    # or "httpx" (slower; see bench/router_bench.py)
 
     def __post_init__(self) -> None:
+        if self.upstream_client not in UPSTREAM_CLIENTS:
+            raise UserInputError(f"router settings: upstream_client must be one of "
+                                 f"{', '.join(UPSTREAM_CLIENTS)}, got {self.upstream_client!r}")
         if not isinstance(self.backends, Mapping) or not self.backends:
             raise UserInputError("router settings: backends must map version names to URLs")
         backends = {}

@@ -93,16 +93,20 @@ class HttpxUpstream:
     """httpx `AsyncClient`; `mounts` maps URL prefixes to transports (e.g. ASGITransport)."""
 
     def __init__(self, *, mounts: Mapping[str, Any] | None = None,
-                 max_connections: int = 100, connect_timeout_s: float = 1.0) -> None:
+                 max_connections: int = 100, keepalive_s: float = 4.0,
+                 connect_timeout_s: float = 1.0) -> None:
         self.mounts = dict(mounts or {})
         self.max_connections = max_connections
+        self.keepalive_s = keepalive_s
         self.connect_timeout_s = connect_timeout_s
         self._client: Any = None
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(
             mounts=self.mounts or None, trust_env=False,
-            limits=httpx.Limits(max_connections=self.max_connections),
+            limits=httpx.Limits(max_connections=self.max_connections,
+                                max_keepalive_connections=self.max_connections,
+                                keepalive_expiry=self.keepalive_s),
             timeout=httpx.Timeout(5.0, connect=self.connect_timeout_s))
 
     async def close(self) -> None:
