@@ -42,6 +42,22 @@ def servers(tmp_path_factory):
         yield {name: server.url for name, server in started.items()}
 
 
+START = {"blue": 100, "green": 0, "flaky": 0}
+
+
+@pytest.fixture(scope="module")
+def shared_router(servers):
+    with router(servers, START) as started:
+        yield started
+
+
+@pytest.fixture
+def live_router(shared_router):
+    """The module's router with all traffic on blue again."""
+    shared_router.admin().set_weights(START)
+    return shared_router
+
+
 def spec(preview: str, pre: tuple[MetricSpec, ...], post: tuple[MetricSpec, ...],
          **options) -> BlueGreenSpec:
     return BlueGreenSpec(preview=preview, pre_promotion=AnalysisSpec(pre),
@@ -73,22 +89,19 @@ def test_a_summary_becomes_the_controllers_observations():
     assert obs.ready == {"green": True} and not obs.approve
 
 
-def test_smoke_tests_on_the_preview_route(servers):
-    with router(servers, {"blue": 100, "green": 0, "flaky": 0}) as started:
-        good = smoke_test(started.url, "green", rows(3))
-        missing = smoke_test(started.url, "red", rows(3))
-        assert started.admin().weights()["green"] == 0
+def test_smoke_tests_on_the_preview_route(live_router):
+    good = smoke_test(live_router.url, "green", rows(3))
+    missing = smoke_test(live_router.url, "red", rows(3))
+    assert live_router.admin().weights() == START
     assert good == SmokeReport(total=4)
     assert missing.failed == 4 and missing.failures[0].startswith("predict: HTTP 400")
 
 
-def test_a_good_green_is_promoted_under_load_and_blue_retired(servers):
+def test_a_good_green_is_promoted_under_load_and_blue_retired(live_router):
     retired = []
-    with router(servers, {"blue": 100, "green": 0}) as started:
-        run = live(started, "green", (SMOKE, PREVIEW_ERRORS), (LIVE_ERRORS,),
-                   on_action=lambda a: retired.append(a.version)
-                   if isinstance(a, ScaleDown) else None)
-        final = started.admin().weights()
+    run = live(live_router, "green", (SMOKE, PREVIEW_ERRORS), (LIVE_ERRORS,),
+               on_action=lambda a: retired.append(a.version) if isinstance(a, ScaleDown) else None)
+    final = live_router.admin().weights()
     assert run.phase is BlueGreenPhase.COMPLETED, run.to_dict()["history"]
     assert run.failed == 0
     assert final == {"blue": 0, "green": 100} and retired == ["blue"]
@@ -103,13 +116,12 @@ def test_a_good_green_is_promoted_under_load_and_blue_retired(servers):
     assert json.loads(json.dumps(run.to_dict()))["phase"] == "Completed"
 
 
-def test_a_bad_green_is_stopped_before_it_gets_production_traffic(servers):
-    with router(servers, {"blue": 100, "flaky": 0}) as started:
-        run = live(started, "flaky", (SMOKE, PREVIEW_ERRORS), (LIVE_ERRORS,))
-        final = started.admin().weights()
+def test_a_bad_green_is_stopped_before_it_gets_production_traffic(live_router):
+    run = live(live_router, "flaky", (SMOKE, PREVIEW_ERRORS), (LIVE_ERRORS,))
+    final = live_router.admin().weights()
     assert run.smoke["flaky"].failed == 0, "the preview traffic, not the smoke tests, stops it"
     assert run.phase is BlueGreenPhase.ABORTED
-    assert final == {"blue": 100, "flaky": 0}
+    assert final == START
     assert all(json.loads(w)["flaky"] == 0 for w in run.ticks["weights"])
     production = run.production()
     assert set(production["version"]) == {"blue"} and production["status"].eq(200).all()
@@ -118,10 +130,9 @@ def test_a_bad_green_is_stopped_before_it_gets_production_traffic(servers):
     assert "pre-promotion analysis failed" in run.controller.history[-1].reason
 
 
-def test_a_green_that_fails_after_the_switch_is_switched_back_automatically(servers):
-    with router(servers, {"blue": 100, "flaky": 0}) as started:
-        run = live(started, "flaky", (SMOKE,), (LIVE_ERRORS,))
-        final = started.admin().weights()
+def test_a_green_that_fails_after_the_switch_is_switched_back_automatically(live_router):
+    run = live(live_router, "flaky", (SMOKE,), (LIVE_ERRORS,))
+    final = live_router.admin().weights()
     assert run.smoke["flaky"].failed == 0, "the smoke tests must pass for this scenario"
     assert run.phase is BlueGreenPhase.ROLLED_BACK
     assert final == {"blue": 100, "flaky": 0}
@@ -138,19 +149,16 @@ def test_a_green_that_fails_after_the_switch_is_switched_back_automatically(serv
     assert np.isfinite(errors) and errors > 0.01
 
 
-def test_a_rollout_waiting_for_approval_is_aborted_at_the_window_limit(servers):
-    with router(servers, {"blue": 100, "green": 0}) as started:
-        run = live(started, "green", (SMOKE,), (), {"auto_promotion_seconds": None},
-                   max_windows=3)
-        final = started.admin().weights()
-    assert run.phase is BlueGreenPhase.ABORTED and final == {"blue": 100, "green": 0}
+def test_a_rollout_waiting_for_approval_is_aborted_at_the_window_limit(live_router):
+    run = live(live_router, "green", (SMOKE,), (), {"auto_promotion_seconds": None},
+               max_windows=3)
+    assert run.phase is BlueGreenPhase.ABORTED and live_router.admin().weights() == START
     assert run.ticks["window"].max() == 3 and run.ticks["from"].iloc[-1] == "Paused"
     assert set(run.production()["version"]) == {"blue"}
 
 
-def test_a_split_the_router_refuses_aborts_and_a_refused_way_back_is_raised(servers):
-    with router(servers, {"blue": 100, "green": 0}) as started:
-        with pytest.raises(AdminError, match="unknown backend 'red'"):
-            live(started, "red", (), (), ready=lambda version: True)
-        final = started.admin().table()
-    assert final["weights"] == {"blue": 100, "green": 0} and final["mode"] == "single"
+def test_a_split_the_router_refuses_aborts_and_a_refused_way_back_is_raised(live_router):
+    with pytest.raises(AdminError, match="unknown backend 'red'"):
+        live(live_router, "red", (), (), ready=lambda version: True)
+    table = live_router.admin().table()
+    assert table["weights"] == START and table["mode"] == "single"
