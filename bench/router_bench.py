@@ -126,6 +126,10 @@ def measure(url: str, payload: list, requests: int, concurrency: int) -> dict[st
                       concurrency=concurrency)
     frame = result.requests
     ok = frame[frame["status"] == 200]
+    failed = frame[frame["status"] != 200]
+    if len(failed):
+        reasons = failed.groupby(["status", "error"]).size().to_dict()
+        print(f"  {url}: {len(failed)} failed requests: {reasons}")
     return {"rps": len(ok) / result.duration_s, "failed": result.failed,
             "p50": float(np.percentile(ok["latency_ms"], 50)),
             "p99": float(np.percentile(ok["latency_ms"], 99))}

@@ -11,7 +11,7 @@ from mlcicd_course import modelstore
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.serving.app import create_app
 from mlcicd_course.serving.settings import ServerSettings
-from tests.serving_support import rows, run_app, save_pipeline_model
+from tests.serving_support import rows, run_app, save_fast_model, save_pipeline_model
 
 
 @pytest.fixture(scope="module")
@@ -130,30 +130,28 @@ def test_a_tampered_model_is_refused_at_start(model_path, tmp_path):
         run_app(create_app(ServerSettings(tampered)), lambda client: client.get("/"))
 
 
-def test_knobs_inject_errors_and_flip_predictions_repeatably(model_path):
-    batch = rows(20)
-    loaded = modelstore.load_model(model_path)
+def test_knobs_inject_errors_and_flip_predictions_repeatably(tmp_path):
+    path = save_fast_model(tmp_path / "zero.joblib", answer=0)  # always predicts 0
+    loaded = modelstore.load_model(path)
 
     def run(**knobs):
-        app = create_app(ServerSettings(model_path, version="green", seed=5, **knobs),
-                         loaded=loaded)
+        app = create_app(ServerSettings(path, version="green", seed=5, **knobs), loaded=loaded)
 
         async def scenario(client):
-            answers = [await client.post("/predict", json=batch) for _ in range(10)]
+            answers = [await client.post("/predict", json=rows(20)) for _ in range(10)]
             return answers, (await client.get("/version")).json()["knobs"]
 
         return run_app(app, scenario)
 
-    normal, _ = run()
     failing, knobs = run(error_rate=0.5)
     assert knobs == {"error_rate": 0.5}
     statuses = [r.status_code for r in failing]
     assert set(statuses) == {200, 500}
     assert statuses == [r.status_code for r in run(error_rate=0.5)[0]]  # same seed, same draws
     flipped, _ = run(flip_rate=0.3)
-    changed = sum(a != b for n, f in zip(normal, flipped, strict=True)
-                  for a, b in zip(n.json()["predictions"], f.json()["predictions"], strict=True))
-    assert 0.15 < changed / (10 * len(batch)) < 0.45
+    predictions = [p for answer in flipped for p in answer.json()["predictions"]]
+    assert 0.15 < predictions.count(1) / len(predictions) < 0.45  # flipped from 0 to 1
+    assert [p for a in run()[0] for p in a.json()["predictions"]] == [0] * len(predictions)
 
 
 @pytest.mark.parametrize(("knob", "value"), [("error_rate", 1.5), ("flip_rate", -0.1),
@@ -176,3 +174,12 @@ def test_added_latency_delays_answers(model_path):
     # The one request took more than 0.1 s: the 0.1 s bucket holds nothing.
     assert 'model_request_latency_seconds_bucket{le="0.1",version="blue"} 0.0' in metrics
     assert 'model_request_latency_seconds_count{version="blue"} 1.0' in metrics
+
+
+def test_a_model_without_its_feature_list_is_refused(tmp_path):
+    from sklearn.dummy import DummyClassifier
+
+    path = tmp_path / "bare.joblib"
+    modelstore.save_model(DummyClassifier().fit([[0], [1]], [0, 1]), path, {})
+    with pytest.raises(UserInputError, match="does not list the model's features"):
+        create_app(ServerSettings(path), loaded=modelstore.load_model(path))

@@ -75,7 +75,7 @@ def test_single_mode_sends_everything_to_one_version_with_its_header(apps):
 
     async def scenario(client):
         return [await client.post("/predict", json=rows(2), headers={"X-User-Id": f"u{i}"})
-                for i in range(20)]
+                for i in range(6)]
 
     answers = run(router, scenario)
     assert {a.headers["X-Model-Version"] for a in answers} == {"blue"}
@@ -85,7 +85,7 @@ def test_single_mode_sends_everything_to_one_version_with_its_header(apps):
 def test_users_stick_to_their_version_and_testers_can_override(apps):
     table = RoutingTable({"blue": 50, "green": 50}, mode="weighted", seed="exp")
     router = in_process_router(apps, table)
-    users = [f"user-{i}" for i in range(40)]
+    users = [f"user-{i}" for i in range(16)]
 
     async def scenario(client):
         seen = {}
@@ -114,7 +114,7 @@ def test_the_preview_version_is_reachable_only_through_the_override(apps):
 
     async def scenario(client):
         plain = [(await client.post("/predict", json=rows(1))).headers["X-Model-Version"]
-                 for _ in range(30)]
+                 for _ in range(8)]
         preview = await client.get("/version", headers={"X-Route-To": "green"})
         return plain, preview
 
@@ -128,7 +128,7 @@ def test_per_version_metrics_count_what_each_version_served(apps):
 
     async def scenario(client):
         answers = [await client.post("/predict", json=rows(1), headers={"X-User-Id": f"u{i}"})
-                   for i in range(30)]
+                   for i in range(12)]
         return answers, (await client.get("/router/metrics")).text
 
     answers, metrics = run(router, scenario)
@@ -144,7 +144,7 @@ def test_an_unhealthy_backend_gets_no_traffic_and_none_healthy_is_503(apps):
 
     async def scenario(client):
         answers = [await client.post("/predict", json=rows(1), headers={"X-User-Id": f"u{i}"})
-                   for i in range(20)]
+                   for i in range(8)]
         forced = await client.post("/predict", json=rows(1), headers={"X-Route-To": "green"})
         router.swap(RoutingTable({"blue": 0, "green": 100}))
         none_healthy = await client.post("/predict", json=rows(1))
@@ -330,9 +330,9 @@ def test_experiment_mode_gives_anonymous_requests_the_first_version(apps):
 
     async def scenario(client):
         anonymous = [(await client.post("/predict", json=rows(1))).headers["X-Model-Version"]
-                     for _ in range(10)]
+                     for _ in range(4)]
         users = {f"u{i}": (await client.post("/predict", json=rows(1), headers={
-            "X-User-Id": f"u{i}"})).headers["X-Model-Version"] for i in range(30)}
+            "X-User-Id": f"u{i}"})).headers["X-Model-Version"] for i in range(12)}
         return anonymous, users
 
     anonymous, users = run(router, scenario)

@@ -36,15 +36,16 @@ def test_vectorised_buckets_equal_the_scalar_ones():
 
 
 def test_the_assignment_is_the_same_in_processes_with_different_hash_seeds():
-    code = ("from mlcicd_course.experiments.hashing import bucket;"
-            "print([bucket('s', f'u{i}') for i in range(20)], hash('u1') % 1000)")
-    outputs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    ours = "from mlcicd_course.experiments.hashing import bucket; " \
+           "print([bucket('s', f'u{i}') for i in range(20)])"
+    builtin = "print(hash('u1'))"
+
+    def run(code, seed):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
-               for seed in ("1", "2")]
-    ours = [out.rsplit(" ", 1)[0] for out in outputs]
-    builtin = [out.rsplit(" ", 1)[1] for out in outputs]
-    assert ours[0] == ours[1]
-    assert builtin[0] != builtin[1]  # Python's hash() moves with PYTHONHASHSEED
+
+    assert run(ours, "1") == f"{[hashing.bucket('s', f'u{i}') for i in range(20)]}\n"
+    assert run(builtin, "1") != run(builtin, "2")  # Python's hash() moves with the seed
 
 
 def test_another_seed_gives_an_independent_assignment():

@@ -66,8 +66,6 @@ def _parent_flag(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from mlcicd_course import modelstore
-    from mlcicd_course.serving import runner
-    from mlcicd_course.serving.app import create_app
     from mlcicd_course.serving.settings import ServerSettings
 
     settings = ServerSettings(
@@ -75,21 +73,26 @@ def _serve(args: argparse.Namespace) -> int:
         max_batch_rows=args.max_batch_rows, added_latency_ms=args.added_latency_ms,
         error_rate=args.error_rate, flip_rate=args.flip_rate, seed=args.seed)
     loaded = modelstore.load_model(settings.model_path, expected_sha256=settings.expected_sha256)
+    # The web framework and server are imported only once the model is known to be good.
+    from mlcicd_course.serving import runner
+    from mlcicd_course.serving.app import create_app
+
+    app = create_app(settings, loaded=loaded)
     sock = runner.listen(args.port)
     knobs = ", ".join(f"{k}={v:g}" for k, v in settings.knobs.items()) or "none"
     print(f"serving {settings.version} ({loaded.path.name}, sha256 {loaded.sha256[:12]}, "
           f"knobs: {knobs}) on {runner.url_of(sock)}", flush=True)
-    runner.serve(create_app(settings, loaded=loaded), sock,
-                 exit_with_parent=args.exit_with_parent)
+    runner.serve(app, sock, exit_with_parent=args.exit_with_parent)
     return _stopped(args)
 
 
 def _route(args: argparse.Namespace) -> int:
-    from mlcicd_course.serving import runner
-    from mlcicd_course.serving.router import Router
     from mlcicd_course.serving.settings import load_routes
 
     settings = load_routes(args.config)
+    from mlcicd_course.serving import runner
+    from mlcicd_course.serving.router import Router
+
     sock = runner.listen(args.port)
     port = sock.getsockname()[1]
     token_file = Path(args.token_file or Path(tempfile.gettempdir()) /

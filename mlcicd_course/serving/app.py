@@ -33,8 +33,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from mlcicd_course import modelstore
+from mlcicd_course.errors import UserInputError
 from mlcicd_course.serving.metrics import CONTENT_TYPE, ServerMetrics, render
 from mlcicd_course.serving.settings import MAX_BODY_BYTES, ServerSettings
+from mlcicd_course.training import FeatureSpec
 
 VERSION_HEADER = "X-Model-Version"
 
@@ -48,28 +50,8 @@ class BadBatch(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class RowSchema:
-    """The columns a model takes: numeric, categorical, and ignored ones (ids)."""
-
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    ignore: tuple[str, ...] = ()
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return self.numeric + self.categorical
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> RowSchema:
-        """The schema recorded in a model's metadata sidecar (see `training`)."""
-        features = metadata.get("features") or {}
-        return cls(tuple(features.get("numeric", ())), tuple(features.get("categorical", ())),
-                   tuple(features.get("ignore", ())) + (features.get("target", ""),))
-
-
-def parse_rows(body: bytes, schema: RowSchema, max_rows: int) -> pd.DataFrame:
-    """Check a /predict body against the schema; return the rows as a DataFrame.
+def parse_rows(body: bytes, schema: FeatureSpec, max_rows: int) -> pd.DataFrame:
+    """Check a /predict body against the model's columns; return the rows as a DataFrame.
 
     Raises `BadBatch`: 400 for a body that is not JSON, 422 for a body that is not a
     non-empty list of row objects or a row with a missing, unknown or mistyped column
@@ -86,7 +68,7 @@ def parse_rows(body: bytes, schema: RowSchema, max_rows: int) -> pd.DataFrame:
         raise BadBatch(422, "empty batch: send at least one row")
     if len(rows) > max_rows:
         raise BadBatch(413, f"batch of {len(rows)} rows is over the limit of {max_rows} rows")
-    known = set(schema.features) | set(schema.ignore)
+    known = {*schema.features, *schema.ignore, schema.target}
     for index, row in enumerate(rows):
         _check_row(index, row, schema, known)
     columns: dict[str, Any] = {
@@ -97,7 +79,7 @@ def parse_rows(body: bytes, schema: RowSchema, max_rows: int) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _check_row(index: int, row: Any, schema: RowSchema, known: set[str]) -> None:
+def _check_row(index: int, row: Any, schema: FeatureSpec, known: set[str]) -> None:
     if not isinstance(row, dict):
         raise BadBatch(422, f"row {index}: expected an object of column -> value, "
                             f"got {type(row).__name__}")
@@ -126,7 +108,7 @@ class ServerState:
     settings: ServerSettings
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     loaded: modelstore.LoadedModel | None = None
-    schema: RowSchema | None = None
+    schema: FeatureSpec | None = None
     error_rng: np.random.Generator = field(default_factory=np.random.default_rng)
     flip_rng: np.random.Generator = field(default_factory=np.random.default_rng)
     _executor: ThreadPoolExecutor | None = None
@@ -147,7 +129,12 @@ class ServerState:
 
     def use(self, loaded: modelstore.LoadedModel) -> None:
         """Serve `loaded` from now on."""
-        self.schema = RowSchema.from_metadata(loaded.metadata)
+        try:
+            self.schema = FeatureSpec.from_dict(loaded.metadata["features"])
+        except (KeyError, TypeError, AttributeError):
+            raise UserInputError(
+                f"model metadata of {loaded.path} does not list the model's features "
+                "(save models with `mlcicd train`)") from None
         self.loaded = loaded
 
 

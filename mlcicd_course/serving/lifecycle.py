@@ -1,8 +1,9 @@
 """Start model servers and routers from Python, and be sure they stop.
 
-    with model_server("blue.joblib") as blue, model_server("green.joblib") as green:
-        with router({"blue": blue.url, "green": green.url}, {"blue": 100, "green": 0}) as r:
-            r.admin().set_weights({"blue": 0, "green": 100})
+    with model_servers({"blue": "blue.joblib", "green": "green.joblib"}) as servers:
+        backends = {name: server.url for name, server in servers.items()}
+        with router(backends, {"blue": 100, "green": 0}) as r:
+            r.admin().set_weights({"blue": 0, "green": 100})   # the switch
 
 Each server is a child process (`mlcicd serve` or `mlcicd route`) on 127.0.0.1 and a
 free port. Entering waits, with a time limit, until it is ready (`/health/ready`,
@@ -133,8 +134,10 @@ def router(backends: Mapping[str, str], table: RoutingTable | Mapping[str, Any],
     folder = Path(tempfile.mkdtemp(prefix="mlcicd-router-"))
     try:
         config = folder / "routes.yaml"
-        config.write_text(yaml.safe_dump({"backends": dict(backends), "table": table_data,
-                                          "settings": dict(settings or {})}), encoding="utf-8")
+        routes = {"backends": dict(backends), "table": table_data,
+                  "settings": dict(settings or {})}
+        # sort_keys=False: the order of the weights is the order of the bucket ranges.
+        config.write_text(yaml.safe_dump(routes, sort_keys=False), encoding="utf-8")
         args = ["route", "--config", str(config), "--port", str(port),
                 "--token-file", str(folder / "admin.token")]
         with _spawned(args, "router") as child:

@@ -15,11 +15,12 @@ comes first. Every request becomes one row of a DataFrame::
 `actions` run things at given points of the load, for instance a switch of the
 router's table at request 1000: `{1000: ("switch to green", admin_switch)}`. They run
 in a thread, so a synchronous client such as `RouterAdmin` does not stall the load,
-and their times are recorded in `LoadResult.events`.
+and `LoadResult.events` records when each started (`t`) and returned (`t_done`).
 
 `run_load` does the same from synchronous code, also inside a Jupyter notebook, whose
 own event loop is already running. `summarize` turns the rows into per-version
-numbers (requests, errors, p50 and p99 latency) that rollout analysis takes.
+numbers (requests, errors, p50 and p99 latency) that rollout analysis takes, and
+`throughput` into requests per second by version over time.
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ async def generate_load(
             index, next_index = next_index, next_index + 1
             if actions and index in actions:
                 label, action = actions[index]
-                events.append({"t": clock() - started, "request": index, "action": label})
+                t_action = clock() - started
                 await asyncio.to_thread(action)
+                events.append({"t": t_action, "t_done": clock() - started, "request": index,
+                               "action": label})
             unit = unit_ids[index % len(unit_ids)] if unit_ids else ""
             sent_headers = {**base_headers, "X-User-Id": unit} if unit else base_headers
             rows.append((index, *await _one(session, url, bodies[index % len(bodies)],
@@ -114,7 +117,7 @@ async def generate_load(
     duration = clock() - started
     frame = pd.DataFrame(rows, columns=list(COLUMNS)).sort_values("request")
     return LoadResult(frame.reset_index(drop=True),
-                      pd.DataFrame(events, columns=["t", "request", "action"]), duration)
+                      pd.DataFrame(events, columns=["t", "t_done", "request", "action"]), duration)
 
 
 async def _one(session: aiohttp.ClientSession, url: str, body: bytes,
@@ -177,3 +180,16 @@ def summarize(frame: pd.DataFrame, *, start: float | None = None,
             "latency_p99_ms": round(float(np.percentile(latency, 99)), 3),
         }
     return summary
+
+
+def throughput(frame: pd.DataFrame, bin_s: float = 0.25) -> pd.DataFrame:
+    """Requests per second by version, in time bins of `bin_s` seconds (for a plot).
+
+    Rows: the start of each bin (seconds since the load began); columns: versions;
+    values: requests sent in the bin divided by `bin_s`.
+    """
+    if bin_s <= 0:
+        raise ValueError("bin_s must be positive")
+    start = (frame["t_start"] // bin_s * bin_s).round(6).rename("t")
+    counts = frame.groupby([start, frame["version"]]).size().unstack(fill_value=0)
+    return (counts / bin_s).rename_axis(columns="version")

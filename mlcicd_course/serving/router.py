@@ -67,7 +67,9 @@ HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
 # uvicorn adds its own date and server headers to the router's answer.
 DROP_FROM_ANSWER = HOP_BY_HOP | {VERSION_HEADER, b"date", b"server"}
 HISTORY = 100
-UNHEALTHY_AFTER = 2  # consecutive failed probes before a healthy backend is left out
+# Consecutive failed probes before a healthy backend is left out: one slow answer from
+# a busy server should not take it out of service.
+UNHEALTHY_AFTER = 3
 
 
 def _client(settings: RouterSettings) -> Upstream:
@@ -139,8 +141,9 @@ class Router:
 
     def abort(self) -> RoutingTable:
         """Send all traffic back to the stable version (the last promoted one)."""
-        return self.promote(self.stable) if self.table.weights.get(self.stable) != 100 \
-            or self.table.mode != "single" else self.table
+        if self.table.mode == "single" and self.table.weights.get(self.stable) == 100:
+            return self.table  # already there: nothing to change, nothing to undo
+        return self.promote(self.stable)
 
     def undo(self) -> RoutingTable:
         """Put the previous table back."""

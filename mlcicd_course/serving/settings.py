@@ -88,7 +88,7 @@ class RouterSettings:
     max_connections: int = 100          # pooled connections to all backends together
     keepalive_s: float = 4.0            # idle pooled connections closed after this
     health_interval_s: float = 0.5      # active health checks of /health/ready
-    health_timeout_s: float = 1.0
+    health_timeout_s: float = 2.0
     shadow_queue_size: int = 256        # mirror mode: copies waiting; more are dropped
     shadow_workers: int = 2
     shadow_timeout_s: float = 2.0
