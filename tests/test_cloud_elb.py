@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from mlcicd_course.cloud.alarms import AlarmSpec, alarms_in_alarm, put_alarm, target_5xx_alarm
 from mlcicd_course.cloud.elb import ElbTrafficShifter, create_demo_alb, forward, to_percent
+from mlcicd_course.rollout.actions import SetPreview
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenPhase, BlueGreenRollout, BlueGreenSpec
 from mlcicd_course.rollout.clock import FakeClock
@@ -48,6 +49,8 @@ def aws(aws_module):
     _, elbv2, cw, alb = aws_module
     elbv2.modify_listener(ListenerArn=alb.listener_arn,
                           DefaultActions=forward(alb.target_groups, {"blue": 100, "green": 0}))
+    elbv2.modify_listener(ListenerArn=alb.preview_listener_arn, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": alb.target_groups["green"]}])
     names = [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]]
     if names:
         cw.delete_alarms(AlarmNames=names)
@@ -94,6 +97,29 @@ def test_switch_and_rollback_show_in_describe_listeners(aws):
         shifter.rollback()
 
 
+def test_a_plain_forward_to_one_target_group_reads_as_all_traffic(aws):
+    _, elbv2, _, alb = aws
+    elbv2.modify_listener(ListenerArn=alb.listener_arn, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": alb.target_groups["green"]}])
+    shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups)
+    assert shifter.weights() == {"blue": 0, "green": 100}
+    with pytest.raises(TrafficShiftError, match="unmanaged target group"):
+        ElbTrafficShifter(elbv2, alb.listener_arn, {"blue": alb.target_groups["blue"]}).weights()
+
+
+def test_preview_listener_follows_set_preview(aws):
+    _, elbv2, _, alb = aws
+    shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups,
+                                health=lambda version: True,
+                                preview_listener_arn=alb.preview_listener_arn)
+    shifter.set_preview("blue")
+    found = elbv2.describe_listeners(ListenerArns=[alb.preview_listener_arn])["Listeners"][0]
+    assert found["DefaultActions"][0]["TargetGroupArn"] == alb.target_groups["blue"]
+    assert shifter.weights() == {"blue": 100, "green": 0}          # production untouched
+    with pytest.raises(TrafficShiftError, match="no preview listener"):
+        ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups).set_preview("green")
+
+
 @pytest.mark.parametrize(("alb_weights", "message"), [
     ({"blue": 1000, "green": 0}, "0..999, got 1000"),      # moto itself accepts 5000
     ({"blue": -1, "green": 1}, "0..999, got -1"),
@@ -116,6 +142,9 @@ def test_moto_accepts_a_missing_target_group_in_modify_listener_so_we_check(aws)
     ghost = alb.target_groups["green"][:-4] + "0000"
     elbv2.modify_listener(ListenerArn=alb.listener_arn, DefaultActions=forward(
         {"blue": alb.target_groups["blue"], "green": ghost}, {"blue": 1, "green": 5000}))
+    stored = elbv2.describe_listeners(ListenerArns=[alb.listener_arn])["Listeners"][0]
+    assert stored["DefaultActions"][0]["ForwardConfig"]["TargetGroups"][1] == {
+        "TargetGroupArn": ghost, "Weight": 5000}          # AWS would refuse both
     elbv2.modify_listener(ListenerArn=alb.listener_arn,
                           DefaultActions=forward(alb.target_groups, {"blue": 100, "green": 0}))
     shifter = ElbTrafficShifter(elbv2, alb.listener_arn, {**alb.target_groups, "green": ghost},
@@ -212,9 +241,18 @@ def run_bluegreen_on_alb(aws, alarm_at: float | None):
     put_alarm(cw, target_5xx_alarm("green-5xx", alb.load_balancer_arn,
                                    alb.target_groups["green"]))
     shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups,
-                                health=lambda version: True)
+                                health=lambda version: True,
+                                preview_listener_arn=alb.preview_listener_arn)
+    previewed: list[str] = []
+
+    def on_action(action):
+        if isinstance(action, SetPreview):
+            shifter.set_preview(action.version)
+            previewed.append(action.version)
+
     controller = RolloutController(
-        BlueGreenRollout(BlueGreenSpec(post_promotion=POST, scale_down_delay_s=120)), shifter)
+        BlueGreenRollout(BlueGreenSpec(post_promotion=POST, scale_down_delay_s=120)), shifter,
+        on_action=on_action)
     clock = FakeClock()
     controller.start(clock.now())
     healthy = {"green": VersionMetrics(500, 0, 5.0, 20.0)}
@@ -224,6 +262,7 @@ def run_bluegreen_on_alb(aws, alarm_at: float | None):
         if alarm_at is not None and t >= alarm_at:
             cw.set_alarm_state(AlarmName="green-5xx", StateValue="ALARM", StateReason="5xx")
         controller.tick(t, Observations(metrics=healthy, alarms=alarms_in_alarm(cw, ["green-5xx"])))
+    assert previewed == ["green"]
     return controller, alb, elbv2
 
 

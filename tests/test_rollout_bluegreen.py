@@ -6,6 +6,7 @@ Time comes from a FakeClock; nothing sleeps.
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -317,7 +318,9 @@ def test_tick_returns_a_new_state_and_leaves_the_old_one_alone():
     switched, actions = rollout.tick(previewed, 1.0, preview_obs(good()))
     assert switched.phase is P.POST_PROMOTION and actions == (SWITCH,)
     assert previewed.phase is P.PRE_PROMOTION
-    assert switched.to_dict()["history"][1]["to"] == "PrePromotion"
+    data = json.loads(json.dumps(switched.to_dict()))        # plain data, JSON as it is
+    assert data["history"][1]["to"] == "PrePromotion"
+    assert data["runs"][0]["phase"] == "Successful" and data["phase"] == "PostPromotion"
 
 
 def test_controller_refuses_a_tick_before_start_and_spec_checks_its_fields():

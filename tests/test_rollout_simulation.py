@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenRollout, BlueGreenSpec
 from mlcicd_course.rollout.simulation import TrafficModel, VersionModel, history_table, simulate
@@ -39,7 +41,7 @@ def test_a_good_green_completes_and_the_run_is_reproducible():
     assert run(VersionModel(error_rate=0.002, ready_after_s=20)).timeline.equals(tl)
     assert run(VersionModel(error_rate=0.002, ready_after_s=20), seed=1).timeline[
         "requests_blue"].tolist() != tl["requests_blue"].tolist()
-    assert result.to_dict()["final_phase"] == "Completed"
+    assert json.loads(json.dumps(result.to_dict()))["final_phase"] == "Completed"
     assert history_table(()).columns.tolist() == [
         "at", "from", "to", "event", "reason", "accepted"]
 

@@ -134,13 +134,16 @@ class ElbTrafficShifter:
     `modify_listener`, weights out of range, unknown versions, target groups that do
     not exist or sit in another VPC than the listener's load balancer, and traffic to
     a version that `health` reports unhealthy. `rollback()` restores the listener's
-    action from before the last change.
+    action from before the last change. With `preview_listener_arn`, `set_preview`
+    points that listener at one version.
     """
 
     def __init__(self, elbv2: Any, listener_arn: str, target_groups: Mapping[str, str], *,
-                 health: HealthCheck | None = None) -> None:
+                 health: HealthCheck | None = None,
+                 preview_listener_arn: str | None = None) -> None:
         self.elbv2 = elbv2
         self.listener_arn = listener_arn
+        self.preview_listener_arn = preview_listener_arn
         self.target_groups = dict(target_groups)
         self.health = health or target_health(elbv2, self.target_groups)
         self._previous: list[list[dict]] = []
@@ -167,8 +170,9 @@ class ElbTrafficShifter:
         return {by_arn[arn]: weight for arn, weight in pairs}
 
     def weights(self) -> dict[str, int]:
-        """The current split in percent (see `to_percent`)."""
-        return to_percent(self.alb_weights())
+        """The current split in percent (see `to_percent`); every managed version is listed."""
+        percent = to_percent(self.alb_weights())
+        return {name: percent.get(name, 0) for name in self.target_groups}
 
     def set_weights(self, weights: Mapping[str, int]) -> None:
         """Switch to a split given in percent; versions left out get weight 0."""
@@ -212,6 +216,14 @@ class ElbTrafficShifter:
         if elsewhere:
             raise TrafficShiftError(f"target group(s) {', '.join(elsewhere)} are not in the "
                                     f"load balancer's VPC {vpc}")
+
+    def set_preview(self, version: str) -> None:
+        """Point the preview listener at `version` only (for a controller's `SetPreview`)."""
+        if self.preview_listener_arn is None:
+            raise TrafficShiftError("no preview listener was given to this shifter")
+        self.check_target_groups([version])
+        self.elbv2.modify_listener(ListenerArn=self.preview_listener_arn, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": self.target_groups[version]}])
 
     def rollback(self) -> None:
         """Restore the listener's action from before the last `set_weights`/`set_alb_weights`."""

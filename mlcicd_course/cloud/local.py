@@ -67,7 +67,9 @@ def local_aws(region: str = "us-east-1") -> Iterator[AwsTarget]:
     """Run a moto server on 127.0.0.1:<free port> for the `with` block; yield its target.
 
     On the way out, the server's state is reset (moto keeps it per process) and the
-    server is stopped, even when the block raised.
+    server is stopped, even when the block raised. The clients ignore the caller's AWS
+    settings, but moto's server reads `AWS_PROFILE` itself when it loads a service:
+    unset it if it names a profile that does not exist on this machine.
     """
     from moto.server import ThreadedMotoServer  # slow to import: only when used
 

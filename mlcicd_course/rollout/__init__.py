@@ -1,5 +1,18 @@
 """Rollout strategies as pure state machines, and the controller that carries them out.
 
-`bluegreen` decides, `analysis` judges metrics as Argo Rollouts does, `controller`
-applies the decisions to a `shifter.TrafficShifter`, and `clock` provides the time.
+- `bluegreen`: the blue-green decisions (`BlueGreenSpec`, `BlueGreenRollout`, `RULES`);
+- `analysis`: Argo-style analysis (`MetricSpec`, `AnalysisSpec`, `assess_metric`,
+  `assess_run`), shared with canary releases;
+- `observations`: what a caller measured (`Observations`, `VersionMetrics`);
+- `controller`: `RolloutController` applies decisions to a `shifter.TrafficShifter`;
+- `clock`: `FakeClock` for tests and simulations, `MonotonicClock` for live runs;
+- `simulation`: a seeded, simulated-clock run with a timeline table.
+
+A live loop reads the time and the metrics, ticks, and waits for the next tick::
+
+    controller = RolloutController(BlueGreenRollout(spec), shifter)
+    controller.start(clock.now())
+    while not controller.state.phase.terminal:
+        controller.tick(clock.now(), observe())   # observe(): the caller's measurements
+        ...wait until the next tick (the controller itself never waits)...
 """

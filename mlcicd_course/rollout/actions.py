@@ -26,7 +26,12 @@ class SetWeights:
 
 @dataclass(frozen=True)
 class SetPreview:
-    """Make `version` reachable on the preview route (testers only, no production traffic)."""
+    """Make `version` reachable on the preview route (testers only, no production traffic).
+
+    On the live router the preview route is the testers' override header
+    (`X-Route-To: <version>`); on an ALB it is a second listener
+    (`ElbTrafficShifter.set_preview`).
+    """
 
     version: str
 

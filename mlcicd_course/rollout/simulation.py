@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlcicd_course.rollout.actions import Action, Record, ScaleDown, SetPreview
+from mlcicd_course.rollout.clock import FakeClock
 from mlcicd_course.rollout.controller import Applied, RolloutController, Strategy
 from mlcicd_course.rollout.observations import Observations, SmokeReport, VersionMetrics
 from mlcicd_course.rollout.shifter import InMemoryShifter
@@ -105,12 +106,13 @@ def simulate(strategy: Strategy[Any], traffic: TrafficModel, *, initial: Mapping
             previewed.discard(action.version)
 
     controller = RolloutController(strategy, shifter, on_action=track)
-    controller.start(0.0)
+    clock = FakeClock()
+    controller.start(clock.now())
     names = sorted(traffic.versions)
     recent: deque[dict[str, tuple[int, int]]] = deque(maxlen=max(1, round(window_s / step_s)))
     rows: list[dict[str, Any]] = []
-    t = 0.0
     while True:
+        t = clock.now()
         weights = shifter.weights()
         step = {name: _requests(rng, traffic, name, weights.get(name, 0), name in previewed,
                                 step_s) for name in names}
@@ -133,7 +135,7 @@ def simulate(strategy: Strategy[Any], traffic: TrafficModel, *, initial: Mapping
         rows.append(row)
         if controller.state.phase.terminal or t >= until_s:
             break
-        t += step_s
+        clock.advance(step_s)
     return SimulationResult(pd.DataFrame(rows), tuple(controller.history),
                             tuple(controller.applied))
 
