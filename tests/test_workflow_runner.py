@@ -777,6 +777,12 @@ def test_cli_graph_png_into_a_read_only_folder_is_one_line_and_exit_2(tmp_path, 
 
 # ---- every run: step of the taught workflows, run locally (slow) -------------------------
 
+#: The test steps of ml-ci and ml-pipeline run a small part of this very suite (so that
+#: they do not run themselves), without the plugins they do not need.
+INNER_PYTEST = {"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider",
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def assert_every_run_step_ran(result, path: Path, allowed_skips: tuple[str, ...] = ()) -> None:
     """Each `run:` step of each job that ran was executed (or stood in) and succeeded."""
     workflow = workflows.load_workflow(path)
@@ -893,10 +899,9 @@ def test_a_fork_skips_the_comment_and_says_why():
 @pytest.mark.slow
 def test_ml_ci_lints_and_tests(tmp_path):
     path = WORKFLOW_DIR / "ml-ci.yml"
-    # The test job runs a small part of this very suite, so that it does not run itself.
     result = run_workflow(path, RunOptions(
         event="pull_request", workdir=tmp_path, matrix={"python": "3.12"},
-        env={"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider"}))
+        env=INNER_PYTEST))
     assert result.ok, format_run(result)
     assert_every_run_step_ran(result, path)
     assert [j.job_id for j in result.jobs] == ["lint", "test"]
@@ -911,7 +916,7 @@ def test_the_complete_pipeline_runs_every_stage(tmp_path):
     path = WORKFLOW_DIR / "ml-pipeline.yml"
     result = run_workflow(path, RunOptions(
         event="push", workdir=tmp_path,
-        env={"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider"}))
+        env=INNER_PYTEST))
     assert result.ok, format_run(result)
     assert_every_run_step_ran(result, path)
     assert [j.job_id for j in result.jobs] == ["quality", "tests", "data-validation", "train",
