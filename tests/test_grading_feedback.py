@@ -70,3 +70,13 @@ def test_names_in_the_summary_and_the_job_summary_are_escaped():
     for page in (summary_markdown([named]), github_report([named])[1]):
         assert "<!--" not in page and "\n# Total" not in page
         assert "&lt;\\!--evil\\|name \\# Total 9.ipynb" in page
+
+
+def test_hidden_checks_that_did_not_run_are_named_on_the_page():
+    public_only = QuestionResult("ex", "q1", "first", 1.0, 1, "ok", checks=(
+        CheckOutcome("check_a", "a check", 1, 1.0, False, True),), hidden_checks=2,
+        hidden_points=2)
+    page = feedback_markdown(SubmissionResult("sub.ipynb", "ex", "ok", "", (public_only,)))
+    assert "- 2 hidden check(s), 2 point(s): not run (graded without the solutions)" in page
+    full = feedback_markdown(hostile_result("x"))
+    assert "not run (graded without" not in full

@@ -61,6 +61,9 @@ def _question_markdown(result: QuestionResult) -> list[str]:
                      f"{_fmt(check.points)}")
         if not check.passed and check.message and result.status == "ok":
             lines.extend(fenced(check.message, indent="  "))
+    if result.hidden_checks:
+        lines.append(f"- {result.hidden_checks} hidden check(s), {_fmt(result.hidden_points)} "
+                     "point(s): not run (graded without the solutions)")
     if result.note:
         lines += ["", "Note:", "", *fenced(result.note)]
     return lines + [""]
