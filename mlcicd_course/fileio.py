@@ -164,9 +164,10 @@ def _is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def _existing_folder(option: str, path: Path) -> Path:
-    """The nearest existing folder above `path` ("Not a directory" if that is a file)."""
-    ancestor = path.parent
+def _existing_folder(option: str, path: Path, start: Path) -> Path:
+    """The nearest existing folder at or above `start`, the folder `path` is written into
+    ("Not a directory" if that is a file)."""
+    ancestor = start
     while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
@@ -175,9 +176,19 @@ def _existing_folder(option: str, path: Path) -> Path:
     return ancestor
 
 
-def _check_writable(option: str, path: Path) -> None:
-    """The nearest existing folder above `path` is a folder and takes new files."""
-    ancestor = _existing_folder(f"{option} ", path)
+def check_output_folder(option: str, given: PathLike) -> None:
+    """Refuse an output folder that is a file or where no file can be created; call before
+    any work is done."""
+    path = Path(given)
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"{option} is a file, give a folder: {path}")
+    _check_writable(option, path, folder=True)
+
+
+def _check_writable(option: str, path: Path, *, folder: bool = False) -> None:
+    """The nearest existing folder above `path` (or `path` itself, for an output folder)
+    is a folder and takes new files."""
+    ancestor = _existing_folder(f"{option} ", path, path if folder else path.parent)
     try:
         fd, probe = _create_temporary(ancestor / ".mlcicd-write-check")
     except OSError as err:
@@ -222,7 +233,7 @@ def write_outputs(files: Mapping[PathLike, str | bytes]) -> list[Path]:
             if _is_stream(target):
                 streams.append((target, data))
                 continue
-            _existing_folder("", target)
+            _existing_folder("", target, target.parent)
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = _create_temporary(target)
@@ -266,4 +277,3 @@ def write_json(path: PathLike, data: Any) -> Path:
 
 
 # The earlier name of `check_outputs`, used by the workflow and grading commands.
-refuse_folder_outputs = check_outputs

@@ -18,7 +18,6 @@ from mlcicd_course.fileio import (
     read_json,
     read_text,
     read_yaml,
-    refuse_folder_outputs,
     write_json,
     write_outputs,
     write_text_atomic,
@@ -51,9 +50,9 @@ def test_a_write_that_fails_at_the_rename_is_one_line_and_leaves_nothing_behind(
 
 
 def test_folder_outputs_are_refused_by_option_name(tmp_path):
-    refuse_folder_outputs(("--out", tmp_path / "new.csv"), ("--json", None))
+    check_outputs(("--out", tmp_path / "new.csv"), ("--json", None))
     with pytest.raises(UserInputError, match="^--json is a folder, give a file path: "):
-        refuse_folder_outputs(("--out", tmp_path / "new.csv"), ("--json", tmp_path))
+        check_outputs(("--out", tmp_path / "new.csv"), ("--json", tmp_path))
 
 
 # ------------------------------------------------------------------------------ inputs

@@ -126,7 +126,7 @@ def test_fail_under_exits_1_when_a_notebook_scores_too_little(run_cli, batch, tm
     (["submitted", "--out", "g.csv", "--feedback", "g.csv"], "--feedback is a file"),
     (["submitted", "--out", "g.csv/grades.csv"], "cannot write --out"),
     (["submitted", "--out", "g.csv", "--feedback", "g.csv/feedback"], "cannot write --feedback"),
-    (["submitted", "--out", "submitted/good.ipynb"], "is one of the notebooks read"),
+    (["submitted", "--out", "submitted/good.ipynb"], "is the same file as the input notebook"),
 ])
 def test_grade_bad_input_is_one_line_and_exit_2(batch, tmp_path, args, message, monkeypatch,
                                                  capsys):

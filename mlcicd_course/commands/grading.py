@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import refuse_folder_outputs
+from mlcicd_course.fileio import check_output_folder, check_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -183,43 +182,20 @@ def _progress(done: int, total: int, name: str) -> None:
     sys.stderr.flush()
 
 
-def _writable(option: str, path: Path, *, folder: bool = False) -> None:
-    """Refuse an output that cannot be written (tried with a probe file), before any work."""
-    path = Path(os.path.abspath(path))
-    existing = path if folder else path.parent
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UserInputError(f"cannot write {option} {path}: {existing} is not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".mlcicd-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UserInputError(f"cannot write {option} {path}: {err.strerror}") from None
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Every output writable and none of them an input: checked before any grading."""
     from mlcicd_course.grading.batch import find_submissions
 
-    refuse_folder_outputs(("--out", args.out))
     if args.source and not Path(args.source).is_dir():
         raise UserInputError(f"--source folder not found: {args.source}")
-    if args.feedback and Path(args.feedback).exists() and not Path(args.feedback).is_dir():
-        raise UserInputError(f"--feedback is a file, give a folder: {args.feedback}")
-    inputs = {path for _, path in find_submissions(args.paths)}
+    inputs = [("notebook", path) for _, path in find_submissions(args.paths)]
     if args.source:
-        inputs.update(p.resolve() for p in Path(args.source).glob("*.ipynb"))
-    if Path(args.out).resolve() in inputs:
-        raise UserInputError(f"--out {args.out} is one of the notebooks read: give another "
-                             "file")
-    _writable("--out", Path(args.out))
-    if args.feedback:
-        _writable("--feedback", Path(args.feedback), folder=True)
+        inputs += [("source notebook", path) for path in Path(args.source).glob("*.ipynb")]
     summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.github else None
-    if summary:
-        _writable("$GITHUB_STEP_SUMMARY", Path(summary))
+    check_outputs(("--out", args.out), ("$GITHUB_STEP_SUMMARY", summary or None),
+                  inputs=inputs)
+    if args.feedback:
+        check_output_folder("--feedback", args.feedback)
 
 
 def _grade(args: argparse.Namespace) -> int:

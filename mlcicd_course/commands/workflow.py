@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.fileio import refuse_folder_outputs
+from mlcicd_course.fileio import check_outputs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,7 +129,7 @@ def _check(args: argparse.Namespace) -> int:
         _emit("\n".join(f"{rule_id:<24} {description}"
                          for rule_id, (description, _) in workflows.POLICY_RULES.items()))
         return 0
-    refuse_folder_outputs(("--json", args.json))
+    check_outputs(("--json", args.json))
     report = workflows.check_paths(args.paths, args.rule)
     if args.json:  # written before anything is printed: a failed write is the only output
         from mlcicd_course.fileio import write_json
@@ -142,7 +142,7 @@ def _check(args: argparse.Namespace) -> int:
 def _graph(args: argparse.Namespace) -> int:
     from mlcicd_course.workflows import job_graph
 
-    refuse_folder_outputs(("--png", args.png))
+    check_outputs(("--png", args.png))
     if args.png:  # before any work: a folder that cannot exist is the only output
         blocker = next((parent for parent in Path(args.png).parents if parent.exists()), None)
         if blocker is not None and not blocker.is_dir():
@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
         trees=trees,
         workdir=Path(args.workdir) if args.workdir else None,
     )
-    refuse_folder_outputs(("--json", args.json))
+    check_outputs(("--json", args.json))
     result = run_workflow(args.workflow, options)
     if args.json:  # written before the report: a failed write is the only output
         from mlcicd_course.fileio import write_json
