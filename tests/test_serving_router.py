@@ -14,7 +14,7 @@ import pytest
 from mlcicd_course import modelstore
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.serving.app import create_app
-from mlcicd_course.serving.routing import RoutingTable, assign
+from mlcicd_course.serving.routing import RoutingTable, TableError, assign
 from mlcicd_course.serving.settings import ServerSettings, load_routes
 from tests.serving_support import (
     TOKEN,
@@ -293,6 +293,16 @@ def test_admin_set_promote_abort_undo(apps):
     ]
     assert steps[-1]["backends"]["blue"]["health"] == "ok"
     assert nothing.status_code == 400 and "nothing to undo" in nothing.json()["detail"]
+
+
+def test_the_router_itself_shifts_traffic_like_its_admin_client(apps):
+    router = in_process_router(apps, RoutingTable({"blue": 100, "green": 0}, seed="s"))
+    router.set_weights({"blue": 75, "green": 25})
+    assert router.weights() == {"blue": 75, "green": 25}
+    assert (router.table.mode, router.table.seed) == ("weighted", "s")
+    with pytest.raises(TableError, match="sum to 100"):
+        router.set_weights({"blue": 75, "green": 75})
+    assert router.weights() == {"blue": 75, "green": 25}
 
 
 def test_promoting_an_unhealthy_version_is_refused(apps):

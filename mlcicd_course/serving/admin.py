@@ -74,7 +74,7 @@ def _set_table(router: Router, data: Any) -> RoutingTable:
 def _set_weights(router: Router, data: Any) -> RoutingTable:
     if not isinstance(data, dict):
         raise TableError('expected weights as a JSON object, e.g. {"blue": 90, "green": 10}')
-    router.swap(router.table.with_weights(data))
+    router.set_weights(data)
     return router.table
 
 

@@ -29,7 +29,7 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -125,6 +125,14 @@ class Router:
             self.history.append(old)
         self.metrics.switches.inc()
         return old
+
+    def weights(self) -> dict[str, int]:
+        """The current split, in percent per version."""
+        return dict(self.table.weights)
+
+    def set_weights(self, weights: Mapping[str, int]) -> None:
+        """Switch to a new split in one step; the table's other fields stay."""
+        self.swap(self.table.with_weights(weights))
 
     def promote(self, version: str) -> RoutingTable:
         """Send all traffic to `version` and make it the stable version."""
