@@ -169,3 +169,11 @@ def test_condition_and_spec_round_trip_to_plain_data():
     assert metric().to_dict()["success_condition"] == "result <= 0.01"
     with pytest.raises(ValueError, match="unique"):
         AnalysisSpec((metric(), metric()))
+
+
+def test_min_duration_is_the_bake_time_of_the_slowest_metric():
+    spec = AnalysisSpec((metric(name="a", count=5, interval_s=60, initial_delay_s=30),
+                         metric(name="b")))
+    assert spec.min_duration_s() == 30 + 4 * 60
+    assert AnalysisSpec().min_duration_s() == 0.0
+    assert AnalysisSpec((metric(interval_s=60),)).min_duration_s() is None   # runs until stopped
