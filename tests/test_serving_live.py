@@ -192,7 +192,7 @@ def test_cli_refuses_a_tampered_model_and_a_bad_routes_file(tmp_path, capsys):
         "known: blue"]
     routes.write_text("backends: [oops\n")
     assert main(["route", "--config", str(routes)]) == 2
-    assert "not valid YAML" in capsys.readouterr().err
+    assert "error: routes file is not valid YAML" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_port_in_use(tmp_path, capsys):

@@ -142,7 +142,7 @@ def load_routes(path: str | os.PathLike[str]) -> RouterSettings:
         table: {mode: single, weights: {blue: 100, green: 0}}
         settings: {request_timeout_s: 5}     # optional, any RouterSettings field
     """
-    data = read_yaml(path, what="routes file")
+    data = read_yaml(path, what="routes")
     where = f"routes file {path}"
     if not isinstance(data, Mapping):
         raise UserInputError(f"{where}: expected a mapping with backends and table")
