@@ -11,7 +11,6 @@ contain no timings or temporary paths, so grading twice gives the same bytes.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import os
 import sys
@@ -32,6 +31,7 @@ from mlcicd_course.grading.notebooks import (
     read_notebook_text,
 )
 from mlcicd_course.grading.runner import Limits, default_launcher
+from mlcicd_course.modelstore import sha256_file
 
 SEVERITY = {"ok": 0, "missing": 1, "error": 2, "timeout": 3, "malformed": 4}
 POINTS_POSSIBLE = "(points possible)"
@@ -103,23 +103,14 @@ def find_submissions(paths: list[str | os.PathLike[str]]) -> list[tuple[str, Pat
 
 
 def _read(name: str, path: Path) -> _Submission:
-    digest = file_sha256(path)
+    try:
+        digest = sha256_file(path)
+    except OSError:
+        digest = ""  # unreadable: reported as damaged below
     try:
         return _Submission(name, parse_notebook_text(read_notebook_text(path)), digest)
     except DamagedNotebook as err:
         return _Submission(name, None, digest, damage=str(err))
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes ("" when it cannot be read)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return ""
-    return digest.hexdigest()
 
 
 def _assign_exercises(submissions: list[_Submission], exercise: str | None,
