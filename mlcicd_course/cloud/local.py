@@ -16,6 +16,7 @@ Two settings point the same code at a real account instead:
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -74,6 +75,9 @@ def local_aws(region: str = "us-east-1") -> Iterator[AwsTarget]:
     from moto.server import ThreadedMotoServer  # slow to import: only when used
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    request_log = logging.getLogger("werkzeug")  # the server's one line per request
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)
     server.start()
     try:
         host, port = server.get_host_and_port()
@@ -86,3 +90,4 @@ def local_aws(region: str = "us-east-1") -> Iterator[AwsTarget]:
                 urllib.request.urlopen(reset, timeout=10).close()
     finally:
         server.stop()
+        request_log.setLevel(level)
