@@ -28,8 +28,12 @@ from tests.conftest import ROOT
 from tests.test_workflow_runner import HOSTILE, NODE, RUNS_BASH, WORKFLOW_DIR
 
 #: The test steps of ml-ci and ml-pipeline run a small part of this very suite (so that
-#: they do not run themselves), without the plugins they do not need.
-INNER_PYTEST = {"PYTEST_ADDOPTS": "-k 'test_workflow_policy and not cli' -p no:cacheprovider",
+#: they do not run themselves), without the plugins they do not need. The ignore patterns
+#: keep pytest from even importing the other test modules (collecting all of them costs
+#: more than running the part).
+INNER_PYTEST = {"PYTEST_ADDOPTS": "--ignore-glob=tests/test_[!w]*.py "
+                                  "--ignore-glob=tests/test_workflow_[!p]*.py "
+                                  "-k 'test_workflow_policy and not cli' -p no:cacheprovider",
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
