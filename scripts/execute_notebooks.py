@@ -2,7 +2,8 @@
 
 Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]
 (default: every notebook in notebooks/ and solutions/). Each notebook runs in its own
-folder with the current environment's Python, PYTHONHASHSEED=0 and the Agg backend for
+folder with the current environment's Python, PYTHONHASHSEED=0, one thread per numeric
+library (as under `make test`) and the Agg backend for
 files, so two runs give the same outputs; consecutive prints are stored as one stream
 output, so a re-run changes a file only where an output really changed. Prints the wall
 time of each notebook.
@@ -31,7 +32,9 @@ def default_notebooks() -> list[Path]:
 def execute(path: Path) -> float:
     """Execute one notebook in place; return its wall time in seconds."""
     notebook = nbformat.read(path, as_version=4)
-    os.environ["PYTHONHASHSEED"] = "0"
+    # As under `make test` (tests/conftest.py): one thread per numeric library.
+    os.environ.update(PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                      MKL_NUM_THREADS="1")
     client = NotebookClient(notebook, timeout=120, kernel_name=KERNEL,
                             coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})
