@@ -3,10 +3,9 @@
 Usage: python scripts/execute_notebooks.py [NOTEBOOK ...]
 (default: every notebook in notebooks/ and solutions/). Each notebook runs in its own
 folder with the current environment's Python, PYTHONHASHSEED=0, one thread per numeric
-library (as under `make test`) and the Agg backend for
-files, so two runs give the same outputs; consecutive prints are stored as one stream
-output, so a re-run changes a file only where an output really changed. Prints the wall
-time of each notebook.
+library (as under `make test`) and the Agg backend for files, so two runs give the same
+outputs; consecutive prints are stored as one stream output, so a re-run changes a file
+only where an output really changed. Prints the wall time of each notebook.
 """
 
 from __future__ import annotations
