@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from mlcicd_course import modelstore
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.serving.app import create_app
+from mlcicd_course.serving.app import INLINE_ROWS, create_app
 from mlcicd_course.serving.settings import ServerSettings
 from tests.serving_support import rows, run_app, save_fast_model, save_pipeline_model
 
@@ -108,6 +110,35 @@ def test_health_version_and_metrics(model_path):
     assert 'model_errors_total{kind="invalid_input",version="blue"} 1.0' in metrics
     assert 'model_request_latency_seconds_count{version="blue"} 2.0' in metrics
     assert 'model_predictions_total{predicted_class="0",version="blue"}' in metrics
+
+
+class ThreadRecorder:
+    """A model that notes the batch size and the thread of each prediction."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def predict(self, frame):
+        self.calls.append((len(frame), threading.current_thread().name))
+        return self.model.predict(frame)
+
+
+def test_small_batches_are_scored_on_the_loop_and_large_ones_in_the_prediction_thread(
+        model_path):
+    loaded = modelstore.load_model(model_path)
+    recorder = ThreadRecorder(loaded.model)
+    app = create_app(ServerSettings(model_path), loaded=replace(loaded, model=recorder))
+
+    async def scenario(client):
+        for size in (1, INLINE_ROWS, INLINE_ROWS + 1):
+            assert (await client.post("/predict", json=rows(size))).status_code == 200
+        return threading.current_thread().name
+
+    loop_thread = run_app(app, scenario)
+    sizes, threads = zip(*recorder.calls, strict=True)
+    assert sizes == (1, INLINE_ROWS, INLINE_ROWS + 1)
+    assert threads[:2] == (loop_thread, loop_thread)
+    assert threads[2] != loop_thread and threads[2].startswith("predict")
 
 
 def test_not_ready_until_the_model_is_loaded(model_path):
