@@ -110,7 +110,7 @@ def test_only_existing_and_executed_artifacts_earn_credit(tmp_path):
         mltestscore.Credit("data-1", "manual", "notebooks/02.ipynb", "by hand"),
         mltestscore.Credit("model-5", "automated", "tests/test_absent.py", "absent"),
     )
-    _notebook(tmp_path / "notebooks/04_blue_green.ipynb", [1, None])   # not run to the end
+    _notebook(tmp_path / "notebooks/04_blue_green.ipynb", [None, None])   # never run
     _notebook(tmp_path / "notebooks/02.ipynb", [1, 2])
     (tmp_path / "config").mkdir()
     (tmp_path / "config/schema.yaml").write_text("columns: {}\n", encoding="utf-8")
