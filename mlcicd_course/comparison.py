@@ -88,10 +88,7 @@ def mcnemar(
     alpha: float = DEFAULT_ALPHA,
 ) -> PairedTest:
     """McNemar's test from two boolean arrays (one entry per row: was the model right?)."""
-    base = np.asarray(baseline_correct, dtype=bool)
-    cand = np.asarray(candidate_correct, dtype=bool)
-    if base.shape != cand.shape or base.ndim != 1:
-        raise ValueError(f"need two equally long 1-d arrays, got {base.shape} and {cand.shape}")
+    base, cand = _paired(baseline_correct, candidate_correct)
     b = int((base & ~cand).sum())
     c = int((~base & cand).sum())
     n = b + c
@@ -108,6 +105,64 @@ def mcnemar(
         both_wrong=int((~base & ~cand).sum()), statistic=float(statistic), p_value=p_value,
         method="exact binomial" if exact else "chi-square with continuity correction",
         alpha=alpha)
+
+
+def _paired(baseline_correct: Any, candidate_correct: Any) -> tuple[np.ndarray, np.ndarray]:
+    base = np.asarray(baseline_correct, dtype=bool)
+    cand = np.asarray(candidate_correct, dtype=bool)
+    if base.shape != cand.shape or base.ndim != 1:
+        raise ValueError(f"need two equally long 1-d arrays, got {base.shape} and {cand.shape}")
+    return base, cand
+
+
+@dataclass(frozen=True)
+class DifferenceInterval:
+    """A confidence interval for candidate accuracy minus baseline accuracy."""
+
+    difference: float
+    low: float
+    high: float
+    confidence: float
+
+    def non_inferior(self, margin: float) -> bool:
+        """Whether the whole interval lies above -margin: the candidate is at most `margin`
+        worse, at this confidence."""
+        return self.low > -margin
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {"difference": self.difference, "low": self.low, "high": self.high,
+                "confidence": self.confidence}
+
+
+def paired_difference_interval(
+    baseline_correct: Any, candidate_correct: Any, *, confidence: float = 0.95,
+) -> DifferenceInterval:
+    """Wald interval for the difference of two accuracies measured on the same rows.
+
+    With n rows, b where only the baseline is right and c where only the candidate is::
+
+        d  = (c - b) / n
+        se = sqrt(b + c - (c - b)^2 / n) / n
+        interval = d -/+ z * se,  z the standard normal quantile of (1 + confidence) / 2
+
+    It says how large a difference these rows are compatible with, which McNemar's p-value
+    does not: "no significant difference" is not "equally good" unless the interval is
+    narrow. Like the test, it speaks for the population these rows were drawn from.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    base, cand = _paired(baseline_correct, candidate_correct)
+    n = base.size
+    if n == 0:
+        raise ValueError("need at least one row")
+    b = int((base & ~cand).sum())
+    c = int((~base & cand).sum())
+    difference = (c - b) / n
+    se = np.sqrt(max(0.0, b + c - (c - b) ** 2 / n)) / n
+    z = float(stats.norm.ppf((1 + confidence) / 2))
+    return DifferenceInterval(difference=difference, low=difference - z * se,
+                              high=difference + z * se, confidence=confidence)
 
 
 @dataclass(frozen=True)

@@ -273,11 +273,13 @@ def _month_label(start: str, offset: int) -> str:
 def inject_faults(
     frame: pd.DataFrame, faults: tuple[str, ...], seed: int | list[int]
 ) -> pd.DataFrame:
-    """A copy of `frame` with data-quality faults, about 2% of rows each.
+    """A copy of `frame` with data-quality faults.
 
-    out_of_range: negative tenure and monthly charges of 9999; duplicates: repeated rows;
-    unseen_category: contract "prepaid" and region "central"; wrong_dtype: tenure written
-    as text ("12 months"); missing_burst: 40% of monthly_charges blank.
+    Each fault but one changes max(1, n // 50) of the n rows (2%): out_of_range: negative
+    tenure and monthly charges of 9999; duplicates: those rows repeated; unseen_category:
+    contract "prepaid" and region "central"; wrong_dtype: tenure written as text
+    ("12 months"). missing_burst is a burst, not a trickle: it blanks each monthly charge
+    with probability 0.4, so about 40% of them.
     """
     rng = np.random.default_rng(seed)
     frame = frame.copy()

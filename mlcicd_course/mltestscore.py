@@ -11,15 +11,17 @@ differently)::
 
 The minimum, because every section matters: a system with perfect data tests and no
 monitoring scores 0. `score` scores a self-assessment (test id -> "automated",
-"manual" or "none"); `COURSE_COVERAGE` says which of this course's artifacts cover
-which test, and `course_assessment` turns that into a self-assessment of the
-course's running-example pipeline.
+"manual" or "none"); `CREDITS` says which of this course's artifacts cover which
+test, and `course_assessment` turns the credits whose artifacts exist and were executed
+into a self-assessment of the course's running-example pipeline.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlcicd_course.errors import UserInputError
@@ -87,39 +89,61 @@ TESTS: tuple[MLTest, ...] = tuple(
     for section, titles in _TITLES.items() for i, title in enumerate(titles, start=1)
 )
 
-# Which artifacts of this course cover a test, and how: "automated" when a command or
-# test runs it on every change or schedule, "manual" when the course shows how to do it
-# by hand. Tests the course does not cover are absent.
-COURSE_COVERAGE: dict[str, tuple[str, str]] = {
-    "data-1": ("automated", "config/schema.yaml checked by `mlcicd validate` (chapter 02)"),
-    "data-6": ("manual", "features are lists in config/model.yaml: adding one is a "
-                         "one-line reviewed change (chapter 02)"),
-    "data-7": ("automated", "preprocessing unit tests in examples/churn_model_tests "
-                            "(chapter 02)"),
-    "model-1": ("manual", "config/model.yaml is versioned and changed by pull request "
-                          "(chapters 02-03)"),
-    "model-4": ("manual", "accuracy over monthly batches in the monitoring loop "
-                          "(chapter 01)"),
-    "model-5": ("automated", "the example suite requires beating a majority-class baseline "
-                             "(chapter 02)"),
-    "model-6": ("automated", "per-slice accuracy tests and per-slice metrics in "
-                             "`mlcicd evaluate` (chapter 02)"),
-    "infra-1": ("automated", "retraining gives the same model sha256 (chapter 02 tests)"),
-    "infra-2": ("automated", "pipeline and config unit tests (chapter 02)"),
-    "infra-3": ("automated", "end-to-end pipeline tests: impute, scale, model (chapter 02)"),
-    "infra-4": ("automated", "`mlcicd compare` gates before a model is accepted "
-                             "(chapters 02-03)"),
-    "infra-5": ("manual", "one row traced through the pipeline's steps (chapter 02)"),
-    "infra-6": ("manual", "canary release (chapter 05)"),
-    "infra-7": ("manual", "blue-green switch back to the previous version (chapter 04)"),
-    "monitor-1": ("manual", "library versions recorded beside each model and differences "
-                            "reported on load (chapter 02)"),
-    "monitor-2": ("automated", "the same schema validates training data and new batches; "
-                               "drift report (chapters 01-02)"),
-    "monitor-4": ("automated", "scheduled retraining workflow (chapter 03)"),
-    "monitor-7": ("manual", "accuracy on labelled monthly batches in the monitoring loop "
-                            "(chapter 01)"),
-}
+@dataclass(frozen=True)
+class Credit:
+    """One course artifact that covers one test: "automated" when the artifact runs the
+    test on every change or schedule, "manual" when it shows how to do it by hand."""
+
+    test: str
+    level: str
+    artifact: str
+    how: str
+
+
+#: The course's credit, one entry per (test, artifact). An entry counts only once its
+#: artifact exists in the course folder and, for a notebook, has been executed (see
+#: `executed`). A new chapter adds its own credit here: one line naming its notebook, test
+#: file or workflow, e.g. Credit("infra-6", "manual", "notebooks/05_canary.ipynb", "...").
+CREDITS: tuple[Credit, ...] = (
+    Credit("data-1", "automated", ".github/workflows/data-validation.yml",
+           "config/schema.yaml checked by `mlcicd validate` on every batch (chapter 02)"),
+    Credit("data-6", "manual", "notebooks/02_testing_ml_systems.ipynb",
+           "features are lists in config/model.yaml: adding one is a one-line reviewed "
+           "change (chapter 02)"),
+    Credit("data-7", "automated", "examples/churn_model_tests/test_preprocessing.py",
+           "preprocessing unit tests in examples/churn_model_tests (chapter 02)"),
+    Credit("model-1", "manual", ".github/workflows/pr-model-comparison.yml",
+           "config/model.yaml is versioned and changed by pull request (chapters 02-03)"),
+    Credit("model-4", "manual", "notebooks/01_why_ml_cicd_and_drift.ipynb",
+           "accuracy over monthly batches in the monitoring loop (chapter 01)"),
+    Credit("model-5", "automated", "examples/churn_model_tests/test_model.py",
+           "the example suite requires beating a majority-class baseline (chapter 02)"),
+    Credit("model-6", "automated", "examples/churn_model_tests/test_model.py",
+           "per-slice accuracy tests and per-slice metrics in `mlcicd evaluate` "
+           "(chapter 02)"),
+    Credit("infra-1", "automated", "examples/churn_model_tests/test_integration.py",
+           "retraining gives the same model sha256 (chapter 02 tests)"),
+    Credit("infra-2", "automated", "examples/churn_model_tests/test_preprocessing.py",
+           "pipeline and config unit tests (chapter 02)"),
+    Credit("infra-3", "automated", "examples/churn_model_tests/test_integration.py",
+           "end-to-end pipeline tests: impute, scale, model (chapter 02)"),
+    Credit("infra-4", "automated", ".github/workflows/pr-model-comparison.yml",
+           "`mlcicd compare` gates before a model is accepted (chapters 02-03)"),
+    Credit("infra-5", "manual", "notebooks/02_testing_ml_systems.ipynb",
+           "one row traced through the pipeline's steps (chapter 02)"),
+    Credit("infra-7", "manual", "notebooks/04_blue_green_deployment.ipynb",
+           "blue-green switch back to the previous version (chapter 04)"),
+    Credit("monitor-1", "manual", "notebooks/02_testing_ml_systems.ipynb",
+           "library versions recorded beside each model and differences reported on load "
+           "(chapter 02)"),
+    Credit("monitor-2", "automated", ".github/workflows/data-validation.yml",
+           "the same schema validates training data and new batches; drift report "
+           "(chapters 01-02)"),
+    Credit("monitor-4", "automated", ".github/workflows/scheduled-training.yml",
+           "scheduled retraining workflow (chapter 03)"),
+    Credit("monitor-7", "manual", "notebooks/01_why_ml_cicd_and_drift.ipynb",
+           "accuracy on labelled monthly batches in the monitoring loop (chapter 01)"),
+)
 
 
 @dataclass(frozen=True)
@@ -187,14 +211,46 @@ def score(assessment: Mapping[str, str | float]) -> Score:
     return Score(points=points, sections=sections)
 
 
-def course_assessment() -> dict[str, str]:
-    """The course's running-example pipeline as a self-assessment (from COURSE_COVERAGE)."""
-    return {test_id: level for test_id, (level, _) in COURSE_COVERAGE.items()}
+def executed(root: Path, artifact: str) -> bool:
+    """Whether `artifact` (a path relative to the course folder `root`) exists and, for a
+    notebook, is stored executed: a code cell has an execution count. (That it ran top to
+    bottom is the notebook hygiene tests' job; asking only this much lets a chapter that
+    scores the course count itself while it is being re-executed.)"""
+    path = root / artifact
+    if not path.is_file():
+        return False
+    if path.suffix != ".ipynb":
+        return True
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    code = [c for c in cells if c.get("cell_type") == "code" and "".join(c.get("source", ""))]
+    return any(c.get("execution_count") for c in code)
 
 
-def coverage_rows() -> list[dict[str, str]]:
-    """One row per test: id, section, title, level and the covering course artifact."""
-    return [{"id": t.id, "section": t.section, "title": t.title,
-             "level": COURSE_COVERAGE.get(t.id, ("none", ""))[0],
-             "covered_by": COURSE_COVERAGE.get(t.id, ("none", "not covered"))[1]}
-            for t in TESTS]
+def course_credits(root: Path, credits: Iterable[Credit] = CREDITS) -> list[Credit]:
+    """The credits whose artifact exists (and was executed) under the course folder."""
+    return [c for c in credits if executed(root, c.artifact)]
+
+
+def course_assessment(root: Path, credits: Iterable[Credit] = CREDITS) -> dict[str, str]:
+    """The course's running-example pipeline as a self-assessment: the best level each
+    test earns from the credited artifacts."""
+    assessment: dict[str, str] = {}
+    for credit in course_credits(root, credits):
+        if POINTS[credit.level] > POINTS[assessment.get(credit.test, "none")]:
+            assessment[credit.test] = credit.level
+    return assessment
+
+
+def coverage_rows(root: Path, credits: Iterable[Credit] = CREDITS) -> list[dict[str, str]]:
+    """One row per test: id, section, title, level and the credited course artifacts."""
+    credited = course_credits(root, credits)
+    assessment = course_assessment(root, credited)
+    rows = []
+    for test in TESTS:
+        how = "; ".join(c.how for c in credited if c.test == test.id) or "not covered"
+        rows.append({"id": test.id, "section": test.section, "title": test.title,
+                     "level": assessment.get(test.id, "none"), "covered_by": how})
+    return rows

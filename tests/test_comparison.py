@@ -54,6 +54,32 @@ def test_mcnemar_edge_cases():
         comparison.mcnemar([True], [True, False])
 
 
+def test_paired_difference_interval_by_hand():
+    # b = 48, c = 12 on 1000 rows (chapter 02's forest): d = -0.036,
+    # se = sqrt(60 - 36^2 / 1000) / 1000 = sqrt(58.704) / 1000, z = 1.959964
+    interval = comparison.paired_difference_interval(*correctness(48, 12, both=800, neither=140))
+    se = math.sqrt(58.704) / 1000
+    assert interval.difference == pytest.approx(-0.036)
+    assert (interval.low, interval.high) == pytest.approx((-0.036 - 1.959964 * se,
+                                                           -0.036 + 1.959964 * se))
+    assert interval.high == pytest.approx(-0.02098, abs=1e-5)
+    assert not interval.non_inferior(0.02) and interval.non_inferior(0.06)
+    assert interval.to_dict()["confidence"] == 0.95
+
+
+def test_paired_difference_interval_narrows_with_confidence_and_rejects_bad_input():
+    wide = comparison.paired_difference_interval(*correctness(9, 7), confidence=0.99)
+    narrow = comparison.paired_difference_interval(*correctness(9, 7), confidence=0.5)
+    assert wide.low < narrow.low < narrow.high < wide.high
+    assert wide.low < 0 < wide.high
+    with pytest.raises(ValueError, match="confidence"):
+        comparison.paired_difference_interval([True], [True], confidence=1.0)
+    with pytest.raises(ValueError, match="equally long"):
+        comparison.paired_difference_interval([True], [True, False])
+    with pytest.raises(ValueError, match="at least one row"):
+        comparison.paired_difference_interval([], [])
+
+
 def side(accuracy: float, sha: str = "d" * 64, **extra) -> dict:
     return {"kind": "mlcicd-evaluation", "data": {"sha256": sha, "rows": 1000},
             "metrics": {"accuracy": accuracy, "precision": 0.8, "recall": 0.7, "f1": 0.75,

@@ -163,3 +163,14 @@ def test_cli_refuses_a_file_as_output_folder(run_cli, tmp_path):
     result = run_cli("data", "generate", "--out", "taken", "--months", "1")
     assert result.returncode == 2 and "not a folder" in result.stderr
     assert (tmp_path / "taken").read_text() == "keep me"
+
+
+def test_each_fault_hits_the_share_of_rows_its_docstring_states():
+    clean = datasets.sample(1000, seed=[3, 1])
+    for fault in ("out_of_range", "unseen_category", "wrong_dtype"):
+        faulty = datasets.inject_faults(clean, (fault,), seed=4)
+        changed = (faulty.astype(str) != clean.astype(str)).any(axis=1).sum()
+        assert changed == 20, fault  # n // 50 of 1000 rows: 2%
+    assert len(datasets.inject_faults(clean, ("duplicates",), seed=4)) == 1020
+    blank = datasets.inject_faults(clean, ("missing_burst",), seed=4)["monthly_charges"]
+    assert 0.35 < blank.isna().mean() < 0.45  # a burst: about 40%, not 2%

@@ -102,8 +102,8 @@ def test_the_grading_step_runs_as_written(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     # the learner's repository has no solutions: the public checks' points only
-    assert "::notice title=Autograding complete::Points 10/10" in done.stdout
-    assert summary.read_text().startswith("## Autograding: 10/10 points")
+    assert "::notice title=Autograding complete::Points 13/13" in done.stdout
+    assert summary.read_text().startswith("## Autograding: 13/13 points")
     assert (tmp_path / "grades.csv").read_text().splitlines()[2].startswith(
-        "exercises/01_drift_exercises.ipynb,01_drift_exercises,1,1,3,3,2,10,10,ok")
+        "exercises/01_drift_exercises.ipynb,01_drift_exercises,1,1,3,3,2,3,13,13,ok")
     assert (tmp_path / "feedback" / "exercises__01_drift_exercises.md").is_file()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlcicd_course import mltestscore
 from mlcicd_course.errors import UserInputError
+from tests.conftest import ROOT
 
 
 def test_28_tests_seven_per_section_with_unique_ids():
@@ -71,19 +74,55 @@ def test_bad_assessments_are_refused(assessment, message):
         mltestscore.score(assessment)
 
 
-def test_course_coverage_names_real_tests_and_levels():
+def test_course_credits_name_real_tests_levels_and_artifacts():
     ids = {t.id for t in mltestscore.TESTS}
-    assert set(mltestscore.COURSE_COVERAGE) <= ids
-    assert {level for level, _ in mltestscore.COURSE_COVERAGE.values()} <= {"manual",
-                                                                            "automated"}
-    rows = mltestscore.coverage_rows()
+    assert {c.test for c in mltestscore.CREDITS} <= ids
+    assert {c.level for c in mltestscore.CREDITS} <= {"manual", "automated"}
+    missing = [c.artifact for c in mltestscore.CREDITS
+               if not mltestscore.executed(ROOT, c.artifact)]
+    assert not missing, f"credited artifacts that do not exist or were not executed: {missing}"
+    rows = mltestscore.coverage_rows(ROOT)
     assert len(rows) == 28
-    assert sum(r["level"] == "none" for r in rows) == 28 - len(mltestscore.COURSE_COVERAGE)
+    covered = {c.test for c in mltestscore.CREDITS}
+    assert sum(r["level"] == "none" for r in rows) == 28 - len(covered)
 
 
 def test_the_course_pipeline_scores_its_weakest_section():
-    result = mltestscore.score(mltestscore.course_assessment())
-    # data: 1 + 0.5 + 1; model: 0.5 + 0.5 + 1 + 1; infra: 4 automated + 3 manual;
+    result = mltestscore.score(mltestscore.course_assessment(ROOT))
+    # data: 1 + 0.5 + 1; model: 0.5 + 0.5 + 1 + 1; infra: 4 automated + 2 manual;
     # monitor: 0.5 + 1 + 1 + 0.5
-    assert result.sections == {"data": 2.5, "model": 3.0, "infra": 5.5, "monitor": 3.0}
+    assert result.sections == {"data": 2.5, "model": 3.0, "infra": 5.0, "monitor": 3.0}
     assert result.final == 2.5 and result.weakest == ["data"]
+
+
+def _notebook(path, execution_counts):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = [{"cell_type": "markdown", "source": "# title"}]
+    cells += [{"cell_type": "code", "source": "1", "execution_count": n} for n in execution_counts]
+    path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+
+
+def test_only_existing_and_executed_artifacts_earn_credit(tmp_path):
+    credits = (
+        mltestscore.Credit("infra-6", "manual", "notebooks/05_canary.ipynb", "canary"),
+        mltestscore.Credit("infra-7", "manual", "notebooks/04_blue_green.ipynb", "switch"),
+        mltestscore.Credit("data-1", "automated", "config/schema.yaml", "schema"),
+        mltestscore.Credit("data-1", "manual", "notebooks/02.ipynb", "by hand"),
+        mltestscore.Credit("model-5", "automated", "tests/test_absent.py", "absent"),
+    )
+    _notebook(tmp_path / "notebooks/04_blue_green.ipynb", [None, None])   # never run
+    _notebook(tmp_path / "notebooks/02.ipynb", [1, 2])
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config/schema.yaml").write_text("columns: {}\n", encoding="utf-8")
+    assert mltestscore.course_assessment(tmp_path, credits) == {"data-1": "automated"}
+    _notebook(tmp_path / "notebooks/04_blue_green.ipynb", [1, 2])
+    assert mltestscore.course_assessment(tmp_path, credits) == {"data-1": "automated",
+                                                                 "infra-7": "manual"}
+    rows = {r["id"]: r for r in mltestscore.coverage_rows(tmp_path, credits)}
+    assert rows["data-1"]["covered_by"] == "schema; by hand"
+    assert rows["infra-6"] == {**rows["infra-6"], "level": "none", "covered_by": "not covered"}
+
+
+def test_a_broken_notebook_earns_no_credit(tmp_path):
+    (tmp_path / "chapter.ipynb").write_text("{not json", encoding="utf-8")
+    assert not mltestscore.executed(tmp_path, "chapter.ipynb")

@@ -423,8 +423,12 @@ def test_an_attempt_through_env_counts():
     # v5 still runs on node20; v6 is the first node24 major
     ("aws-actions/configure-aws-credentials@" + "c" * 40 + " # v5.1.1", "minimum-major",
      "use v6 or newer"),
-    # action names are case-insensitive on GitHub
-    ("Actions/Cache@" + "c" * 40 + " # v4.2.0", "minimum-major", "use v5 or newer"),
+    # action names are case-insensitive on GitHub; an old major still starts, with a warning
+    ("Actions/Cache@" + "c" * 40 + " # v4.2.0", "minimum-major",
+     "use v5 or newer (it was written for a Node version"),
+    # artifact actions below v4 do not start at all
+    ("actions/download-artifact@" + "c" * 40 + " # v3.0.2", "minimum-major",
+     "GitHub refuses it: every run that uses it fails"),
     # the recorded tag of this SHA is v7.0.1, not what the comment says
     ("actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.0", "known-sha",
      "is v7.0.1, but its comment says v7.0.0"),

@@ -10,6 +10,7 @@ from mlcicd_course.workflows.reader import Job, Workflow
 from mlcicd_course.workflows.versions import (
     KNOWN_TAGS,
     MINIMUM_MAJORS,
+    REFUSED_BELOW,
     SHA_RE,
     VERSION_COMMENT_RE,
     recorded_tag,
@@ -38,7 +39,8 @@ def _check_version_comment(workflow: Workflow) -> Iterator[Finding]:
                               keys, job)
 
 
-@rule("minimum-major", "known actions are at least the oldest major that still runs")
+@rule("minimum-major", "known actions are at least the first major written for the runners' "
+      "current Node (artifact actions below v4 are refused)")
 def _check_minimum_major(workflow: Workflow) -> Iterator[Finding]:
     for uses, keys, job in uses_sites(workflow):
         action, _, ref = uses.partition("@")
@@ -48,10 +50,15 @@ def _check_minimum_major(workflow: Workflow) -> Iterator[Finding]:
         comment = VERSION_COMMENT_RE.search(workflow.source_line(workflow.line(*keys)))
         tag = re.match(r"v(\d+)", ref)
         major = int(comment.group(2)) if comment else int(tag.group(1)) if tag else None
-        if major is not None and major < minimum:
-            yield finding(workflow, "minimum-major", f"{action} v{major} is too old: use "
-                          f"v{minimum} or newer (older majors no longer run on GitHub)",
-                          keys, job)
+        if major is None or major >= minimum:
+            continue
+        if action.lower() in REFUSED_BELOW and major < REFUSED_BELOW[action.lower()]:
+            why = "GitHub refuses it: every run that uses it fails"
+        else:
+            why = ("it was written for a Node version the runners no longer have; GitHub runs "
+                   "it on a newer one, with a warning")
+        yield finding(workflow, "minimum-major", f"{action} v{major} is too old: use "
+                      f"v{minimum} or newer ({why})", keys, job)
 
 
 @rule("known-sha", "a version comment names the tag recorded for its SHA (and a recorded "

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-#: Oldest major that still runs on GitHub-hosted runners: the first one on node24 (node20
-#: was removed on 2026-09-16; artifact actions below v4 are refused since 2025-01-30).
+#: The first major written for node24, the runners' Node (node20 was removed on 2026-09-16).
+#: Older majors still start: GitHub runs them on node24 with a warning, and most pass.
 #: Keys are lower case: GitHub reads action names case-insensitively.
 MINIMUM_MAJORS: dict[str, int] = {
     "actions/checkout": 5,
@@ -21,8 +21,12 @@ MINIMUM_MAJORS: dict[str, int] = {
     "actions/download-artifact": 7,
     "actions/github-script": 8,
     "codecov/codecov-action": 6,
-    "aws-actions/configure-aws-credentials": 6,  # v5 still runs on node20
+    "aws-actions/configure-aws-credentials": 6,  # v5 was written for node20
 }
+
+#: Majors below these are refused outright: every run that uses them fails (since
+#: 2025-01-30 for the artifact actions).
+REFUSED_BELOW: dict[str, int] = {"actions/upload-artifact": 4, "actions/download-artifact": 4}
 
 #: Action (lower case) -> {commit SHA: the release tag that points at it}.
 KNOWN_TAGS: dict[str, dict[str, str]] = {
