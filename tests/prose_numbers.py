@@ -45,9 +45,13 @@ ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("solutions/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "2.0", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
-    ("notebooks/04_blue_green_deployment.ipynb", "75", "chapter 04: to review"),
-    *((f"{folder}/04_blue_green_exercises.ipynb", number, "chapter 04: to review")
-      for folder in ("solutions", "exercises") for number in ("30", "70%", "1%", "50", "10")),
+    *((f"{folder}/04_blue_green_exercises.ipynb", number, reason)
+      for folder in ("solutions", "exercises") for number, reason in (
+          ("70%", "question 1's premise: the share of the GPU quota already in use"),
+          ("30", "question 1's premise: 30 million users"),
+          ("1%", "question 2's rule to configure: an error rate of at most 1%"),
+          ("50", "question 2's simulated load: 50 production requests per second"),
+          ("10", "question 2's simulation: the controller ticks every 10 s"))),
 )
 
 FENCED = re.compile(r"```.*?```|~~~.*?~~~", re.S)
