@@ -23,7 +23,7 @@ analysis of an experiment with a million users (chapter 07).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -59,27 +59,42 @@ def buckets(seed: str, unit_ids: Iterable[object]) -> np.ndarray:
 
     Each id is turned into text with `str`, so integer ids hash like their digits.
     """
-    texts = [seed + str(u) for u in unit_ids]
-    first = _fnv1a32_many([t.encode("utf-8") for t in texts])
-    second = _fnv1a32_many(_decimal_bytes(first))
-    return (second % BUCKETS).astype(float) / BUCKETS
+    texts = np.array([str(u) for u in unit_ids], dtype=np.str_)
+    if texts.size == 0:
+        return np.zeros(0)
+    codes, lengths = texts.view(np.uint32).reshape(len(texts), -1), np.char.str_len(texts)
+    if codes.max() >= 0x80:  # not ASCII: hash the UTF-8 bytes instead
+        encoded = np.array([t.encode("utf-8") for t in texts.tolist()], dtype=np.bytes_)
+        codes, lengths = encoded.view(np.uint8).reshape(len(encoded), -1), np.char.str_len(
+            encoded)
+    # FNV-1a reads bytes in order, so the seed's part of "seed + id" is hashed once.
+    first = _fnv1a32_rows(codes, lengths, start=fnv1a32(seed))
+    return (_fnv1a32_decimal(first) % BUCKETS).astype(float) / BUCKETS
 
 
-def _fnv1a32_many(data: Sequence[bytes]) -> np.ndarray:
-    """FNV-1a of many byte strings at once: one pass per byte position, masked by length."""
-    lengths = np.fromiter((len(d) for d in data), dtype=np.int64, count=len(data))
-    width = int(lengths.max()) if len(data) else 0
-    matrix = np.zeros((len(data), width), dtype=np.uint64)
-    for row, item in enumerate(data):
-        matrix[row, :len(item)] = np.frombuffer(item, dtype=np.uint8)
-    values = np.full(len(data), FNV_OFFSET, dtype=np.uint64)
-    for position in range(width):
-        active = lengths > position
-        mixed = ((values ^ matrix[:, position]) * np.uint64(FNV_PRIME)) & np.uint64(MASK32)
-        values = np.where(active, mixed, values)
+def _fnv1a32_rows(matrix: np.ndarray, lengths: np.ndarray, start: int) -> np.ndarray:
+    """FNV-1a, continued from state `start`, of each row's first `lengths[i]` bytes.
+
+    One pass per byte position; 32-bit unsigned arithmetic wraps, which is `mod 2**32`.
+    """
+    values = np.full(len(matrix), start, dtype=np.uint32)
+    prime = np.uint32(FNV_PRIME)
+    for position in range(matrix.shape[1]):
+        mixed = (values ^ matrix[:, position].astype(np.uint32)) * prime
+        values = np.where(lengths > position, mixed, values)
     return values
 
 
-def _decimal_bytes(values: np.ndarray) -> list[bytes]:
-    """The decimal text of each 32-bit value, as ASCII bytes (what `str(int)` gives)."""
-    return [str(int(v)).encode("ascii") for v in values]
+def _fnv1a32_decimal(values: np.ndarray) -> np.ndarray:
+    """FNV-1a of the decimal text of each 32-bit value (`fnv1a32(str(v))`), digit by digit.
+
+    Digits are read from the 10**9 place down; places above a value's first digit are
+    skipped, which is how `str` leaves out leading zeros.
+    """
+    hashed = np.full(len(values), FNV_OFFSET, dtype=np.uint32)
+    prime = np.uint32(FNV_PRIME)
+    for place in range(9, -1, -1):  # a 32-bit value has at most 10 digits
+        digit = (values // np.uint32(10**place) % np.uint32(10) + np.uint32(ord("0")))
+        mixed = (hashed ^ digit) * prime
+        hashed = mixed if place == 0 else np.where(values >= 10**place, mixed, hashed)
+    return hashed
