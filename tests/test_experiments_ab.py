@@ -19,6 +19,7 @@ from statsmodels.stats.proportion import (
 )
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.experiments import hashing
 from mlcicd_course.experiments.analysis import analyze
 from mlcicd_course.experiments.peeking import simulate_aa
 from mlcicd_course.experiments.power import (
@@ -32,6 +33,21 @@ from mlcicd_course.experiments.stats import (
     relative_lift,
     sample_ratio_check,
 )
+
+
+def test_vectorised_buckets_of_awkward_ids_equal_the_scalar_ones():
+    """Non-ASCII text, NUL characters, empty ids and integers (the ids are packed end to
+    end, so each id's length must be counted in UTF-8 bytes)."""
+    ids = ["", "ü", "a\x00b", "\x00", "x\x00", "日本語", 0, -5, 2**40, "user-1"]
+    assert hashing.buckets("s", ids).tolist() == [hashing.bucket("s", str(u)) for u in ids]
+    assert hashing.buckets("", ["", ""]).tolist() == [hashing.bucket("", "")] * 2
+
+
+def test_the_second_hash_reads_every_number_of_digits():
+    values = np.array([0, 9, 10, 99, 100, 12345, 10**9 - 1, 10**9, 2**32 - 1], dtype=np.uint32)
+    assert hashing._fnv1a32_decimal(values).tolist() == [
+        hashing.fnv1a32(str(int(v))) for v in values]
+
 
 CASES = [(900, 1000, 925, 1000), (30, 400, 41, 380), (500, 5000, 430, 4800)]
 

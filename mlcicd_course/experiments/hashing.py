@@ -59,29 +59,31 @@ def buckets(seed: str, unit_ids: Iterable[object]) -> np.ndarray:
 
     Each id is turned into text with `str`, so integer ids hash like their digits.
     """
-    texts = np.array([str(u) for u in unit_ids], dtype=np.str_)
-    if texts.size == 0:
-        return np.zeros(0)
-    codes, lengths = texts.view(np.uint32).reshape(len(texts), -1), np.char.str_len(texts)
-    if codes.max() >= 0x80:  # not ASCII: hash the UTF-8 bytes instead
-        encoded = np.array([t.encode("utf-8") for t in texts.tolist()], dtype=np.bytes_)
-        codes, lengths = encoded.view(np.uint8).reshape(len(encoded), -1), np.char.str_len(
-            encoded)
+    texts = list(map(str, unit_ids))
+    data = np.frombuffer("".join(texts).encode("utf-8"), dtype=np.uint8)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if len(data) != lengths.sum():  # some text is not ASCII: count its UTF-8 bytes
+        lengths = np.fromiter((len(t.encode("utf-8")) for t in texts), dtype=np.int64,
+                              count=len(texts))
     # FNV-1a reads bytes in order, so the seed's part of "seed + id" is hashed once.
-    first = _fnv1a32_rows(codes, lengths, start=fnv1a32(seed))
+    first = _fnv1a32_packed(data, lengths, start=fnv1a32(seed))
     return (_fnv1a32_decimal(first) % BUCKETS).astype(float) / BUCKETS
 
 
-def _fnv1a32_rows(matrix: np.ndarray, lengths: np.ndarray, start: int) -> np.ndarray:
-    """FNV-1a, continued from state `start`, of each row's first `lengths[i]` bytes.
+def _fnv1a32_packed(data: np.ndarray, lengths: np.ndarray, start: int) -> np.ndarray:
+    """FNV-1a, continued from state `start`, of each of the byte strings stored end to end
+    in `data` (the i-th is `lengths[i]` bytes long): one pass per byte position.
 
-    One pass per byte position; 32-bit unsigned arithmetic wraps, which is `mod 2**32`.
+    32-bit unsigned arithmetic wraps around in numpy, which is the `mod 2**32`.
     """
-    values = np.full(len(matrix), start, dtype=np.uint32)
+    values = np.full(len(lengths), start, dtype=np.uint32)
+    width = int(lengths.max()) if len(lengths) else 0
+    padded = np.concatenate([data, np.zeros(width, dtype=np.uint8)])  # no index runs off
+    index = np.cumsum(lengths) - lengths
     prime = np.uint32(FNV_PRIME)
-    for position in range(matrix.shape[1]):
-        mixed = (values ^ matrix[:, position].astype(np.uint32)) * prime
-        values = np.where(lengths > position, mixed, values)
+    for position in range(width):
+        values = np.where(lengths > position, (values ^ padded[index]) * prime, values)
+        index += 1
     return values
 
 
