@@ -20,10 +20,11 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def results(tmp_path):
-    """An experiment's events (two per user) and a copy with a broken 55/45 split."""
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """An experiment's events (two per user), one with a broken 55/45 split, a tiny one."""
     rng = np.random.default_rng(12)
+    folder = tmp_path_factory.mktemp("ab")
 
     def write(name: str, n_a: int, n_b: int) -> str:
         users = [f"u{i}" for i in range(n_a + n_b)]
@@ -31,7 +32,7 @@ def results(tmp_path):
         stayed = rng.random(n_a + n_b) < np.where(np.arange(n_a + n_b) < n_a, 0.90, 0.93)
         frame = pd.DataFrame({"user": users, "arm": arms, "stayed": stayed.astype(int),
                               "errors": (rng.random(n_a + n_b) < 0.01).astype(int)})
-        path = tmp_path / name
+        path = folder / name
         pd.concat([frame, frame]).to_csv(path, index=False)
         return str(path)
 

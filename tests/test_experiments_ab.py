@@ -266,3 +266,11 @@ def test_analysis_refuses_bad_options(kwargs, message):
     with pytest.raises(UserInputError, match="exactly two variants"):
         analyze(three.assign(user=three.index.astype(str)), unit="user", variant="arm",
                 outcome="stayed")
+
+
+def test_analysis_without_successes_in_the_control_has_no_relative_lift():
+    frame = make_results(np.random.default_rng(7), 300, 300, 0.0, 0.05)
+    result = analyze(frame, unit="user", variant="arm", outcome="stayed")
+    assert result.valid and result.lift is None
+    assert result.test.p_a == 0 and not any(line.startswith("relative") for line in
+                                            result.lines())
