@@ -9,6 +9,7 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.experiments.peeking import cumulative_looks
 from mlcicd_course.experiments.sequential import (
     halfwidth,
     mixture_rho,
@@ -85,16 +86,9 @@ def test_bad_boundary_settings_are_refused(alpha, tuning_n):
         mixture_rho(alpha, tuning_n)
 
 
-def simulated_looks(rng, sims, looks, per_look, p_a, p_b):
-    """Cumulative successes and sample size per arm at each look, for `sims` experiments."""
-    a = rng.binomial(per_look, p_a, size=(sims, looks)).cumsum(axis=1)
-    b = rng.binomial(per_look, p_b, size=(sims, looks)).cumsum(axis=1)
-    return a, b, per_look * np.arange(1, looks + 1)
-
-
 def test_aa_peeking_inflates_the_fixed_test_but_not_the_sequence():
     """2,000 A/A experiments (5% errors in both arms), each looked at 20 times."""
-    a, b, n = simulated_looks(np.random.default_rng(7), 2_000, 20, 250, 0.05, 0.05)
+    a, b, n = cumulative_looks(np.random.default_rng(7), 2_000, 20, 250, 0.05, 0.05)
     p_a, p_b = a / n, b / n
     pooled = (a + b) / (2 * n)
     z = (p_b - p_a) / np.sqrt(pooled * (1 - pooled) * 2 / n)
@@ -108,7 +102,7 @@ def test_aa_peeking_inflates_the_fixed_test_but_not_the_sequence():
 
 def test_a_real_difference_is_found():
     """Canary errors 2% -> 6%: the sequence excludes zero well before the last look."""
-    a, b, n = simulated_looks(np.random.default_rng(11), 500, 20, 250, 0.02, 0.06)
+    a, b, n = cumulative_looks(np.random.default_rng(11), 500, 20, 250, 0.02, 0.06)
     p_a, p_b = a / n, b / n
     half = halfwidth(p_a * (1 - p_a) / n + p_b * (1 - p_b) / n, 2 * n, alpha=0.05,
                      tuning_n=2 * n[-1])

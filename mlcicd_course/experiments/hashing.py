@@ -23,7 +23,7 @@ analysis of an experiment with a million users (chapter 07).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -59,27 +59,44 @@ def buckets(seed: str, unit_ids: Iterable[object]) -> np.ndarray:
 
     Each id is turned into text with `str`, so integer ids hash like their digits.
     """
-    texts = [seed + str(u) for u in unit_ids]
-    first = _fnv1a32_many([t.encode("utf-8") for t in texts])
-    second = _fnv1a32_many(_decimal_bytes(first))
-    return (second % BUCKETS).astype(float) / BUCKETS
+    texts = list(map(str, unit_ids))
+    data = np.frombuffer("".join(texts).encode("utf-8"), dtype=np.uint8)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    if len(data) != lengths.sum():  # some text is not ASCII: count its UTF-8 bytes
+        lengths = np.fromiter((len(t.encode("utf-8")) for t in texts), dtype=np.int64,
+                              count=len(texts))
+    # FNV-1a reads bytes in order, so the seed's part of "seed + id" is hashed once.
+    first = _fnv1a32_packed(data, lengths, start=fnv1a32(seed))
+    return (_fnv1a32_decimal(first) % BUCKETS).astype(float) / BUCKETS
 
 
-def _fnv1a32_many(data: Sequence[bytes]) -> np.ndarray:
-    """FNV-1a of many byte strings at once: one pass per byte position, masked by length."""
-    lengths = np.fromiter((len(d) for d in data), dtype=np.int64, count=len(data))
-    width = int(lengths.max()) if len(data) else 0
-    matrix = np.zeros((len(data), width), dtype=np.uint64)
-    for row, item in enumerate(data):
-        matrix[row, :len(item)] = np.frombuffer(item, dtype=np.uint8)
-    values = np.full(len(data), FNV_OFFSET, dtype=np.uint64)
+def _fnv1a32_packed(data: np.ndarray, lengths: np.ndarray, start: int) -> np.ndarray:
+    """FNV-1a, continued from state `start`, of each of the byte strings stored end to end
+    in `data` (the i-th is `lengths[i]` bytes long): one pass per byte position.
+
+    32-bit unsigned arithmetic wraps around in numpy, which is the `mod 2**32`.
+    """
+    values = np.full(len(lengths), start, dtype=np.uint32)
+    width = int(lengths.max()) if len(lengths) else 0
+    padded = np.concatenate([data, np.zeros(width, dtype=np.uint8)])  # no index runs off
+    index = np.cumsum(lengths) - lengths
+    prime = np.uint32(FNV_PRIME)
     for position in range(width):
-        active = lengths > position
-        mixed = ((values ^ matrix[:, position]) * np.uint64(FNV_PRIME)) & np.uint64(MASK32)
-        values = np.where(active, mixed, values)
+        values = np.where(lengths > position, (values ^ padded[index]) * prime, values)
+        index += 1
     return values
 
 
-def _decimal_bytes(values: np.ndarray) -> list[bytes]:
-    """The decimal text of each 32-bit value, as ASCII bytes (what `str(int)` gives)."""
-    return [str(int(v)).encode("ascii") for v in values]
+def _fnv1a32_decimal(values: np.ndarray) -> np.ndarray:
+    """FNV-1a of the decimal text of each 32-bit value (`fnv1a32(str(v))`), digit by digit.
+
+    Digits are read from the 10**9 place down; places above a value's first digit are
+    skipped, which is how `str` leaves out leading zeros.
+    """
+    hashed = np.full(len(values), FNV_OFFSET, dtype=np.uint32)
+    prime = np.uint32(FNV_PRIME)
+    for place in range(9, -1, -1):  # a 32-bit value has at most 10 digits
+        digit = (values // np.uint32(10**place) % np.uint32(10) + np.uint32(ord("0")))
+        mixed = (hashed ^ digit) * prime
+        hashed = mixed if place == 0 else np.where(values >= 10**place, mixed, hashed)
+    return hashed
