@@ -45,6 +45,17 @@ ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("solutions/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "2.0", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
+    ("notebooks/07_ab_testing.ipynb", "1,000", "a setting: the number of user ids hashed"),
+    ("notebooks/07_ab_testing.ipynb", "5%", "the significance level 0.05, a setting, written "
+     "as a percentage"),
+    ("notebooks/07_ab_testing.ipynb", "2,000", "a setting: the number of simulated A/A "
+     "experiments"),
+    ("notebooks/07_ab_testing.ipynb", "100", "a setting: the live run's customers who send "
+     "a second request"),
+    ("notebooks/07_ab_testing.ipynb", "8%", "a setting: the share of B's customers the "
+     "mismatch example drops (the output prints the resulting counts and p-value)"),
+    *((f"{folder}/07_ab_testing_exercises.ipynb", "0.8", "question 1's setting: power 0.8")
+      for folder in ("solutions", "exercises")),
     *((f"{folder}/04_blue_green_exercises.ipynb", number, reason)
       for folder in ("solutions", "exercises") for number, reason in (
           ("70%", "question 1's premise: the share of the GPU quota already in use"),
