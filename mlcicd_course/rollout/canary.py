@@ -376,7 +376,8 @@ class CanaryRollout:
 
         Events are offered in this order: abort, alarm, the guardrail, the background
         analysis's outcome (once, when it ends), approval, then the steps from the
-        current one on (as many as can finish now), then the deadline.
+        current one on (as many as can finish now, but at most one weight change, so
+        a target that refuses it can still abort the release), then the deadline.
         """
         actions: list[Action] = []
         spec = self.spec
@@ -409,11 +410,14 @@ class CanaryRollout:
             apply(Event.PROMOTE, "approved")
             if state.phase is CanaryPhase.PROGRESSING:   # resume: the step starts afresh
                 state = self._enter(state, state.step, now, obs)
-        while state.phase is CanaryPhase.PROGRESSING and state.step < len(spec.steps):
+        weight_set = False   # one weight change per tick: the target applies it before more
+        while state.phase is CanaryPhase.PROGRESSING and state.step < len(spec.steps) \
+                and not weight_set:
             step = spec.steps[state.step]
             where = f"step {state.step}"
             if isinstance(step, SetWeight):
                 apply(Event.SET_WEIGHT, f"{where}: {step.weight}% to {spec.canary}")
+                weight_set = True
             elif isinstance(step, Pause) and step.manual:
                 apply(Event.MANUAL_PAUSE, where)
             elif isinstance(step, Pause):
@@ -434,7 +438,8 @@ class CanaryRollout:
                 state = self._enter(state, state.step + 1, now, obs)
             elif state.phase is CanaryPhase.PAUSED:      # a promotion resumes after this step
                 state = replace(state, step=state.step + 1)
-        if state.phase is CanaryPhase.PROGRESSING and state.step >= len(spec.steps):
+        if state.phase is CanaryPhase.PROGRESSING and state.step >= len(spec.steps) \
+                and not weight_set:
             apply(Event.STEPS_DONE, f"after {len(spec.steps)} steps")
         deadline = self.deadline(state)
         if deadline is not None and now >= deadline:
