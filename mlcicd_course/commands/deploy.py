@@ -73,7 +73,7 @@ def _canary(args: argparse.Namespace) -> int:
         print(json.dumps(outcome, indent=2, default=str))
     else:
         table = history_table(history)
-        decisions = table[table["accepted"]]
+        decisions = table[table["accepted"]].fillna("")
         print(decisions[["at", "from", "to", "event", "reason"]].to_string(index=False))
         print(f"canary {config.spec.canary}: {phase}")
     return EXIT_PROMOTED if phase is CanaryPhase.COMPLETED else EXIT_ROLLED_BACK

@@ -262,7 +262,9 @@ def parse_canary(data: Any) -> CanaryConfig:
         where, _, message = str(err).partition(": ")
         if not where.startswith("steps["):
             raise _Bad("canary", str(err)) from None
-        raise _Bad(where if "steps" in data else "stepWeights", message) from None
+        if "steps" not in data:   # Flagger's shorthand: weight i is step 2i
+            where = f"stepWeights[{int(where[len('steps['):-1]) // 2}]"
+        raise _Bad(where, message) from None
     sim = _mapping(data.get("simulation"), "simulation", SIMULATION_KEYS)
     traffic_args = {TRAFFIC_KEYS[k]: (duration if k in ("labelDelay", "step", "window") else
                                       _number)(v, f"simulation.{k}")

@@ -105,14 +105,13 @@ def argo_rollouts(spec: CanarySpec, *, name: str = "churn-model",
                                                   for m in step.analysis.metrics]))
             steps.append({"analysis": _ref(template, spec)})
     canary["steps"] = steps
-    labels = {"app": name}
     rollout = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": name},
         "spec": {"replicas": 4, "revisionHistoryLimit": 2,
                  "progressDeadlineSeconds": round(spec.progress_deadline_s),
                  "progressDeadlineAbort": True,
-                 "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                 "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [
                      {"name": "model-server", "image": image,
                       "ports": [{"containerPort": 8000}],
                       "readinessProbe": {"httpGet": {"path": "/health/ready", "port": 8000}}}]}},
