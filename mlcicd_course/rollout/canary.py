@@ -20,7 +20,9 @@ step stuck past the progress deadline or an abort sends all traffic back to stab
 (continue) or aborts. After the last step all traffic goes to the canary (`Completed`).
 Flagger's `stepWeights` are a shorthand for SetWeight/Pause pairs (`step_weights`).
 
-`RULES` is the whole decision table: a (phase, event) pair it does not list is
+`RULES` is the whole decision table (action names of its rules: `set_weight`, the
+current step's weight; `promote`, all traffic to the canary; `rollback`, all traffic
+to stable; `retire_canary`; `retire_stable`): a (phase, event) pair it does not list is
 refused, recorded as not accepted, and changes nothing. Time comes in as `now`.
 """
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from mlcicd_course.rollout.actions import Action, Record, ScaleDown, SetWeights
+from mlcicd_course.rollout.actions import Action, Record, Rule, ScaleDown, SetWeights, decide
 from mlcicd_course.rollout.analysis import AnalysisPhase, AnalysisRun, AnalysisSpec
 from mlcicd_course.rollout.guardrail import Guardrail, GuardrailCheck, Verdict, check_observations
 from mlcicd_course.rollout.observations import Observations
@@ -192,19 +194,6 @@ class Event(StrEnum):
     DEADLINE = "deadline"                            # a step waited past its deadline
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A legal transition: the next phase, the actions by name, and what it means.
-
-    Action names: `set_weight` (the current step's weight), `promote` (all traffic to
-    the canary), `rollback` (all traffic to stable), `retire_canary`, `retire_stable`.
-    """
-
-    to: CanaryPhase
-    actions: tuple[str, ...]
-    meaning: str
-
-
 _P = CanaryPhase
 _E = Event
 _BACK = ("rollback", "retire_canary")
@@ -320,18 +309,14 @@ class CanaryRollout:
     def step(self, state: CanaryState, event: Event, now: float,
              detail: str = "") -> tuple[CanaryState, tuple[Action, ...]]:
         """Apply one event by the decision table; a refused event is recorded, nothing else."""
-        rule = RULES.get((state.phase, event))
-        suffix = f" ({detail})" if detail else ""
+        rule, record = decide(RULES, refusal, state.phase, event, now, detail)
         if rule is None:
-            record = Record(now, state.phase, state.phase, event,
-                            refusal(state.phase, event) + suffix, accepted=False)
             return replace(state, history=(*state.history, record)), ()
         actions = tuple(self._action(name, state) for name in rule.actions)
         weight = state.weight
         for action in actions:
             if isinstance(action, SetWeights):
                 weight = action.weights[self.spec.canary]
-        record = Record(now, state.phase, rule.to, event, rule.meaning + suffix)
         return replace(state, phase=rule.to, weight=weight,
                        history=(*state.history, record)), actions
 
