@@ -156,3 +156,20 @@ def test_the_export_is_the_same_release():
 def test_flagger_refuses_steps_it_cannot_express(capsys):
     assert cli.main(["deploy", "export", "--format", "flagger", "--config", str(STEPS)]) == 2
     assert "no inline analysis or manual pause" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("live", "message"), [
+    (None, "live: missing or not a mapping"),
+    ({"models": {"v1": "a.joblib"}}, "live.models: expected a model file for each of v1, v2"),
+    ({"models": {"v1": "a.joblib", "v2": "b.joblib"}, "speed": 1}, "live.speed: unknown key"),
+    ({"models": {"v1": "a.joblib", "v2": "b.joblib"}, "maxWindows": 0},
+     "live.maxWindows: expected a positive integer"),
+    ({"models": {"v1": "gone.joblib", "v2": "gone.joblib"}}, "live.models.v1: no such file"),
+])
+def test_deploy_canary_live_checks_its_section_before_starting_anything(tmp_path, capsys, live,
+                                                                        message):
+    path = tmp_path / "canary.yaml"
+    path.write_text(yaml.safe_dump({**SHORT, **({"live": live} if live else {})}))
+    assert cli.main(["deploy", "canary", "--config", str(path), "--live"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
