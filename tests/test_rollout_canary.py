@@ -11,7 +11,14 @@ from dataclasses import replace
 import pytest
 
 from mlcicd_course.rollout.actions import ScaleDown, SetWeights
-from mlcicd_course.rollout.analysis import AnalysisPhase, AnalysisSpec, Condition, MetricSpec
+from mlcicd_course.rollout.analysis import (
+    AnalysisPhase,
+    AnalysisSpec,
+    Condition,
+    Measurement,
+    MetricSpec,
+    assess_metric,
+)
 from mlcicd_course.rollout.canary import (
     RULES,
     Analyze,
@@ -261,3 +268,26 @@ def test_the_analysis_phases_map_onto_the_canary_events():
     state, actions = machine.tick(state, 62.0, Observations())     # no data -> Error
     assert state.runs[-1].assess()[0] is AnalysisPhase.ERROR
     assert (state.phase, actions) == (P.ABORTED, BACK)
+
+
+def metric_phase(count, failure_limit, inconclusive_limit, marks):
+    spec = MetricSpec("m", "error_rate", interval_s=60, count=count, failure_limit=failure_limit,
+                      inconclusive_limit=inconclusive_limit)
+    phases = {"S": AnalysisPhase.SUCCESSFUL, "F": AnalysisPhase.FAILED,
+              "I": AnalysisPhase.INCONCLUSIVE, "E": AnalysisPhase.ERROR}
+    done = [Measurement(60.0 * i, phases[m], None, 0, "") for i, m in enumerate(marks.split())]
+    return assess_metric(spec, done)[0]
+
+
+# Exercise 05, question 2: its answer key, checked against the analysis module itself.
+@pytest.mark.parametrize(("count", "failure_limit", "inconclusive_limit", "marks", "phase"), [
+    (5, 1, 0, "S F S", "Running"),
+    (5, 1, 0, "S F S F", "Failed"),
+    (5, 2, 0, "S S I", "Inconclusive"),
+    (10, 0, 0, "S E E E E E", "Error"),
+    (3, -1, 0, "F F S", "Successful"),
+    (5, 2, 0, "F F F I", "Failed"),
+])
+def test_the_exercise_outcome_table_follows_the_analysis_rules(count, failure_limit,
+                                                               inconclusive_limit, marks, phase):
+    assert metric_phase(count, failure_limit, inconclusive_limit, marks) == phase
