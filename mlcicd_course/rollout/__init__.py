@@ -5,6 +5,8 @@
   `guardrail` (the sequential error-rate test), `canary_config` (YAML files),
   `canary_sim` (a day of traffic in a second), `canary_export` (Argo Rollouts and
   Flagger manifests) and `canary_live` (the live router);
+- `providers`: where metrics come from (the router's or a model server's Prometheus
+  counters, or any callable), as windows between two readings;
 - `analysis`: Argo-style analysis (`MetricSpec`, `AnalysisSpec`, `assess_metric`,
   `assess_run`), shared with canary releases;
 - `observations`: what a caller measured (`Observations`, `VersionMetrics`) and the

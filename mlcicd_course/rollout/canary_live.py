@@ -27,6 +27,8 @@ from mlcicd_course.rollout.clock import Clock, MonotonicClock
 from mlcicd_course.rollout.controller import RolloutController
 from mlcicd_course.rollout.live import LiveRun, describe_action, tagged, version_metrics
 from mlcicd_course.rollout.observations import Observations
+from mlcicd_course.rollout.providers import Provider
+from mlcicd_course.rollout.providers import window as counted
 from mlcicd_course.serving.admin_client import RouterAdmin
 from mlcicd_course.serving.loadgen import run_load, summarize
 
@@ -35,13 +37,16 @@ def run_canary_live(rollout: CanaryRollout, admin: RouterAdmin, url: str,
                     payloads: Sequence[Any], *, unit_ids: Sequence[str],
                     window_requests: int = 200, concurrency: int = 8, max_windows: int = 20,
                     time_scale: float = 1.0, approve: bool = False, clock: Clock | None = None,
-                    on_action: Callable[[Action], None] | None = None) -> LiveRun:
+                    on_action: Callable[[Action], None] | None = None,
+                    provider: Provider | None = None) -> LiveRun:
     """Run `rollout` against the router at `url` (admin API `admin`) under real load.
 
     Each window sends `window_requests` requests (payloads in turn, one `X-User-Id` from
-    `unit_ids` each); the controller ticks a quarter of the way in. `approve` stands for
-    a person who promotes every manual pause. After `max_windows` windows a release that
-    has not ended is aborted.
+    `unit_ids` each); the controller ticks a quarter of the way in. The metrics are what
+    the load generator saw, or, with a `provider` (e.g. `providers.scrape` of the
+    router's `/router/metrics`), what the provider's counters say happened since the
+    last tick. `approve` stands for a person who promotes every manual pause. After
+    `max_windows` windows a release that has not ended is aborted.
     """
     if window_requests < 4 or max_windows < 1 or time_scale <= 0 or not unit_ids:
         raise ValueError("window_requests must be >= 4, max_windows >= 1, time_scale > 0, "
@@ -64,12 +69,18 @@ def run_canary_live(rollout: CanaryRollout, admin: RouterAdmin, url: str,
                       "actions": "; ".join(describe_action(a) for a in actions),
                       "weights": json.dumps(admin.weights(), sort_keys=True)})
 
+    first = last = provider() if provider is not None else {}
     for window in range(max_windows):
         if controller.state.phase.terminal:
             break
-        seen = summarize(frames[-1]) if frames else {}
-        everything = summarize(pd.concat(frames)) if frames else {}
-        obs = Observations(metrics=version_metrics(seen), totals=version_metrics(everything),
+        if provider is not None:
+            reading = provider()
+            metrics, totals = counted(last, reading), counted(first, reading)
+            last = reading
+        else:
+            metrics = version_metrics(summarize(frames[-1]) if frames else {})
+            totals = version_metrics(summarize(pd.concat(frames)) if frames else {})
+        obs = Observations(metrics=metrics, totals=totals,
                            approve=approve and str(controller.state.phase) == "Paused")
         offset = clock.now() - started
         result = run_load(url + "/predict", payloads, requests=window_requests,
