@@ -287,12 +287,7 @@ def psi(reference: Any, current: Any, *, bins: int = 10, eps: float = PSI_EPSILO
     change; a convention, not a test. With no drift PSI is about
     (1/n_ref + 1/n_cur) * (bins - 1), so it is noisy at small n.
     """
-    return psi_of_shares(*binned_proportions(reference, current, bins), eps=eps)
-
-
-def psi_of_shares(ref_share: Any, cur_share: Any, *, eps: float = PSI_EPSILON) -> float:
-    """PSI (see `psi`) from the shares of each bin, already binned: two vectors summing to 1."""
-    ref_share, cur_share = np.asarray(ref_share, dtype=float), np.asarray(cur_share, dtype=float)
+    ref_share, cur_share = binned_proportions(reference, current, bins)
     ref_share = np.where(ref_share == 0, eps, ref_share)
     cur_share = np.where(cur_share == 0, eps, cur_share)
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))

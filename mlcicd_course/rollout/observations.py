@@ -158,10 +158,10 @@ def _proba_shift(new: VersionMetrics, old: VersionMetrics) -> float | None:
     if new.proba_counts is None or old.proba_counts is None \
             or not sum(new.proba_counts) or not sum(old.proba_counts):
         return None
-    from mlcicd_course.drift import psi_of_shares  # scipy and pandas: only when asked
+    from mlcicd_course.drift import psi  # scipy and pandas: only when asked
 
-    ref, cur = np.asarray(old.proba_counts), np.asarray(new.proba_counts)
-    return psi_of_shares(ref / ref.sum(), cur / cur.sum())
+    bins = np.arange(PROBA_BINS).astype(str)   # each bin a category: PSI over the bins
+    return psi(np.repeat(bins, old.proba_counts), np.repeat(bins, new.proba_counts))
 
 
 COMPARISONS: Mapping[str, Comparison] = {
@@ -173,8 +173,9 @@ COMPARISONS: Mapping[str, Comparison] = {
 """Numbers that judge a version against a baseline (a canary against stable) in the same
 window: `error_rate_excess` = its error rate minus the baseline's; `latency_p99_ratio` =
 its p99 over the baseline's; `proba_shift` = PSI of its predicted probabilities against
-the baseline's (`drift.psi_of_shares`); `accuracy_drop` = the baseline's accuracy minus
-its own (no data until labels arrive). The sample is the smaller side's requests."""
+the baseline's (`drift.psi`, one category per bin); `accuracy_drop` = the baseline's
+accuracy minus its own (no data until labels arrive). The sample is the smaller side's
+requests."""
 
 KNOWN_QUERIES = frozenset(QUERIES) | frozenset(COMPARISONS)
 
