@@ -32,6 +32,7 @@ COMMANDS = {
     "serve": "mlcicd_course.commands.serving",
     "route": "mlcicd_course.commands.serving",
     "workflow": "mlcicd_course.commands.workflow",
+    "deploy": "mlcicd_course.commands.deploy",
     "ab": "mlcicd_course.commands.ab",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))

@@ -16,6 +16,7 @@ from mlcicd_course.cloud.elb import ElbTrafficShifter, create_demo_alb, forward,
 from mlcicd_course.rollout.actions import SetPreview
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenPhase, BlueGreenRollout, BlueGreenSpec
+from mlcicd_course.rollout.canary import CanaryPhase, CanaryRollout, CanarySpec, step_weights
 from mlcicd_course.rollout.clock import FakeClock
 from mlcicd_course.rollout.controller import RolloutController
 from mlcicd_course.rollout.observations import Observations, VersionMetrics
@@ -283,3 +284,41 @@ def test_without_an_alarm_the_alb_stays_on_green(aws):
     assert controller.state.phase is BlueGreenPhase.COMPLETED
     assert listener_weights(elbv2, alb.listener_arn, alb.target_groups) == {
         "blue": 0, "green": 100}
+
+
+def run_canary_on_alb(aws, alarm_at: float | None):
+    """Drive the canary controller against the ALB (blue stable, green canary); return the
+    controller and the listener's ALB weights after every tick, as AWS reports them."""
+    _, elbv2, cw, alb = aws
+    put_alarm(cw, target_5xx_alarm("green-5xx", alb.load_balancer_arn,
+                                   alb.target_groups["green"]))
+    shifter = ElbTrafficShifter(elbv2, alb.listener_arn, alb.target_groups,
+                                health=lambda version: True)
+    spec = CanarySpec(stable="blue", canary="green", guardrail=None,
+                      steps=step_weights([10, 25, 50], 60))
+    controller = RolloutController(CanaryRollout(spec), shifter)
+    clock = FakeClock()
+    controller.start(clock.now())
+    seen = []
+    while not controller.state.phase.terminal and clock.now() < 600:
+        if alarm_at is not None and clock.now() >= alarm_at:
+            cw.set_alarm_state(AlarmName="green-5xx", StateValue="ALARM", StateReason="5xx")
+        alarms = alarms_in_alarm(cw, ["green-5xx"])
+        controller.tick(clock.advance(30), Observations(alarms=alarms))
+        seen.append(listener_weights(elbv2, alb.listener_arn, alb.target_groups)["green"])
+    return controller, seen
+
+
+def test_a_canary_ramps_the_alb_weights_step_by_step(aws):
+    controller, seen = run_canary_on_alb(aws, alarm_at=None)
+    assert controller.state.phase is CanaryPhase.COMPLETED
+    assert sorted(set(seen)) == [10, 25, 50, 100] and seen == sorted(seen)
+
+
+def test_an_alarm_during_the_canary_sends_the_alb_back_to_stable(aws):
+    controller, seen = run_canary_on_alb(aws, alarm_at=70)
+    assert controller.state.phase is CanaryPhase.ABORTED
+    # ticks at 30, 60, 90, 120: 10 % at 30, 25 % at 90; the alarm fires at 90 and is
+    # read for the tick at 120, which sends all traffic back to blue
+    assert seen == [10, 10, 25, 0]
+    assert "green-5xx" in controller.history[-1].reason

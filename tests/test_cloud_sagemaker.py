@@ -10,6 +10,7 @@ import pytest
 from mlcicd_course.cloud.sagemaker import BlueGreenGuardrails, _matches, check_request
 from mlcicd_course.rollout.analysis import AnalysisSpec, Condition, MetricSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenSpec
+from mlcicd_course.rollout.canary import CanarySpec, Pause, SetWeight, step_weights
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +105,44 @@ def test_a_pattern_python_cannot_read_is_not_held_against_the_request():
     # botocore's models use Java-style classes such as \p{L}, which Python's re lacks
     assert _matches(r"[\p{L}\p{N}]+", "anything")
     assert _matches("[a-z]+", "abc") and not _matches("[a-z]+", "ABC")
+
+
+CANARY = CanarySpec(stable="v1", canary="v2", steps=step_weights([10, 20, 30, 40], 600),
+                    progress_deadline_s=600)
+
+
+@pytest.mark.parametrize(("routing", "size"), [("CANARY", "CanarySize"),
+                                               ("LINEAR", "LinearStepSize")])
+def test_canary_and_linear_requests_from_a_canary_spec_are_valid(model, routing, size):
+    guardrails = BlueGreenGuardrails.from_canary(
+        CANARY, routing=routing, endpoint_name="churn-model", endpoint_config_name="churn-v2",
+        alarms=["churn-5xx"])
+    request = guardrails.request()
+    check = check_request(request, model=model)
+    assert check.ok, check.problems
+    routing_config = request["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"]
+    assert routing_config == {"Type": routing, "WaitIntervalInSeconds": 600,
+                              size: {"Type": "CAPACITY_PERCENT", "Value": 10}}
+    assert request["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "MaximumExecutionTimeoutInSeconds"] == 600 + 4 * 600
+
+
+def test_sagemaker_limits_are_read_from_the_model(model):
+    # a bake of 3 h is more than SageMaker's WaitIntervalInSeconds allows (3600)
+    slow = CanarySpec(stable="v1", canary="v2", steps=step_weights([10, 50], 3 * 3600))
+    request = BlueGreenGuardrails.from_canary(
+        slow, routing="CANARY", endpoint_name="e", endpoint_config_name="c", alarms=[]).request()
+    problems = check_request(request, model=model).problems
+    assert any("WaitIntervalInSeconds: 10800 is above the maximum 3600" in p for p in problems)
+
+
+@pytest.mark.parametrize(("steps", "routing", "message"), [
+    (step_weights([10, 25, 50], 60), "LINEAR", "equal steps"),
+    ((SetWeight(10), Pause()), "CANARY", "timed pauses"),
+    (step_weights([10], 60), "ALL_AT_ONCE", "CANARY or LINEAR"),
+])
+def test_a_canary_sagemaker_cannot_run_is_refused(steps, routing, message):
+    with pytest.raises(ValueError, match=message):
+        BlueGreenGuardrails.from_canary(CanarySpec(steps=steps), routing=routing,
+                                        endpoint_name="e", endpoint_config_name="c", alarms=[])

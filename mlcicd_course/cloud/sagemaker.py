@@ -1,7 +1,8 @@
 """SageMaker deployment guardrails: the blue/green `update_endpoint` request, checked offline.
 
 SageMaker runs blue-green itself when an endpoint is updated with a `DeploymentConfig`:
-it starts the new fleet (green), shifts traffic (`ALL_AT_ONCE` here), watches the
+it starts the new fleet (green), shifts traffic (`ALL_AT_ONCE`; or `CANARY`: a first
+share, bake, then the rest; or `LINEAR`: equal steps, each baked), watches the
 CloudWatch alarms for a baking period (`WaitIntervalInSeconds`), rolls all traffic back
 to blue if any alarm fires, and terminates blue `TerminationWaitInSeconds` after the
 bake. moto does not implement `update_endpoint`, so the request is built here and
@@ -22,11 +23,18 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
 from mlcicd_course.rollout.bluegreen import BlueGreenSpec
+from mlcicd_course.rollout.canary import CanarySpec, Pause
+
+ROUTING_TYPES = ("ALL_AT_ONCE", "CANARY", "LINEAR")
 
 
 @dataclass(frozen=True)
 class BlueGreenGuardrails:
-    """The settings of a SageMaker blue/green update (ALL_AT_ONCE) with auto-rollback."""
+    """The settings of a SageMaker blue/green update with auto-rollback.
+
+    `routing` is ALL_AT_ONCE, CANARY (`step_percent` of the capacity first, baked
+    `bake_s`, then the rest) or LINEAR (steps of `step_percent`, each baked `bake_s`).
+    """
 
     endpoint_name: str
     endpoint_config_name: str
@@ -34,6 +42,15 @@ class BlueGreenGuardrails:
     bake_s: int = 600
     termination_wait_s: int = 0
     max_execution_timeout_s: int = 3600
+    routing: str = "ALL_AT_ONCE"
+    step_percent: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.routing not in ROUTING_TYPES:
+            raise ValueError(f"routing must be one of {', '.join(ROUTING_TYPES)}, "
+                             f"got {self.routing!r}")
+        if (self.routing == "ALL_AT_ONCE") != (self.step_percent is None):
+            raise ValueError("step_percent goes with CANARY and LINEAR routing only")
 
     @classmethod
     def from_spec(cls, spec: BlueGreenSpec, *, endpoint_name: str, endpoint_config_name: str,
@@ -46,11 +63,40 @@ class BlueGreenGuardrails:
                    termination_wait_s=round(spec.scale_down_delay_s),
                    max_execution_timeout_s=round(spec.progress_deadline_s))
 
+    @classmethod
+    def from_canary(cls, spec: CanarySpec, *, routing: str, endpoint_name: str,
+                    endpoint_config_name: str, alarms: Sequence[str]) -> BlueGreenGuardrails:
+        """The same canary as a SageMaker update: CANARY takes the first weight and the
+        pause after it; LINEAR needs weights in equal steps and one pause duration.
+        SageMaker has only alarms for analysis: the spec's metrics and guardrail must be
+        CloudWatch alarms there. Timeout = the progress deadline plus every pause."""
+        weights = spec.weights()
+        pauses = [s.duration_s for s in spec.steps if isinstance(s, Pause)]
+        if not weights or not pauses or None in pauses:
+            raise ValueError("SageMaker needs weights and timed pauses (no manual pauses)")
+        if routing == "CANARY":
+            step = weights[0]
+        elif routing == "LINEAR":
+            step = weights[0]
+            if list(weights) != list(range(step, step * len(weights) + 1, step)) \
+                    or len(set(pauses)) != 1:
+                raise ValueError(f"LINEAR needs weights in equal steps and one pause duration, "
+                                 f"got weights {list(weights)}")
+        else:
+            raise ValueError(f"routing must be CANARY or LINEAR, got {routing!r}")
+        total = spec.progress_deadline_s + sum(p or 0.0 for p in pauses)
+        return cls(endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name,
+                   alarms=tuple(alarms), bake_s=round(pauses[0] or 0.0), routing=routing,
+                   step_percent=step, max_execution_timeout_s=round(total))
+
     def request(self) -> dict[str, Any]:
         """The keyword arguments of `sagemaker.update_endpoint`."""
+        routing: dict[str, Any] = {"Type": self.routing, "WaitIntervalInSeconds": self.bake_s}
+        if self.step_percent is not None:
+            size = "CanarySize" if self.routing == "CANARY" else "LinearStepSize"
+            routing[size] = {"Type": "CAPACITY_PERCENT", "Value": self.step_percent}
         config: dict[str, Any] = {"BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE",
-                                            "WaitIntervalInSeconds": self.bake_s},
+            "TrafficRoutingConfiguration": routing,
             "TerminationWaitInSeconds": self.termination_wait_s,
             "MaximumExecutionTimeoutInSeconds": self.max_execution_timeout_s}}
         if self.alarms:

@@ -8,7 +8,7 @@ decision, taken or refused, is kept as a `Record` in the strategy's state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +72,25 @@ class Record:
         return {"at": self.at, "from": None if self.from_phase is None else str(self.from_phase),
                 "to": str(self.to_phase), "event": None if self.event is None else str(self.event),
                 "reason": self.reason, "accepted": self.accepted}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A legal transition of a strategy's decision table: the next phase, the actions by
+    name (each strategy says what its names mean), and what the transition means."""
+
+    to: Any
+    actions: tuple[str, ...]
+    meaning: str
+
+
+def decide(rules: Mapping[tuple[Any, Any], Rule], refusal: Callable[[Any, Any], str],
+           phase: Any, event: Any, now: float, detail: str = "") -> tuple[Rule | None, Record]:
+    """Look (phase, event) up in a decision table: the rule, or None when the event is
+    refused, and the record of either (`detail` in brackets after the reason)."""
+    rule = rules.get((phase, event))
+    suffix = f" ({detail})" if detail else ""
+    if rule is None:
+        return None, Record(now, phase, phase, event, refusal(phase, event) + suffix,
+                            accepted=False)
+    return rule, Record(now, phase, rule.to, event, rule.meaning + suffix)

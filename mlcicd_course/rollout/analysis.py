@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from mlcicd_course.rollout.observations import QUERIES, Observations, read_query
+from mlcicd_course.rollout.observations import KNOWN_QUERIES, Observations, read_query
 
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 """Argo's default: a fifth error in a row ends the metric in Error."""
@@ -110,9 +111,9 @@ class MetricSpec:
     min_sample: int = 1
 
     def __post_init__(self) -> None:
-        if self.query not in QUERIES:
+        if self.query not in KNOWN_QUERIES:
             raise ValueError(f"metric {self.name!r}: unknown query {self.query!r}; "
-                             f"known: {', '.join(sorted(QUERIES))}")
+                             f"known: {', '.join(sorted(KNOWN_QUERIES))}")
         for limit in ("failure_limit", "inconclusive_limit", "consecutive_error_limit"):
             if getattr(self, limit) < -1:
                 raise ValueError(f"metric {self.name!r}: {limit} must be >= -1 (-1 = off)")
@@ -206,9 +207,11 @@ def evaluate(spec: MetricSpec, value: float | None, sample: int) -> tuple[Analys
     return AnalysisPhase.INCONCLUSIVE, f"value {value:g}: neither {ok} nor {bad}"
 
 
-def measure(spec: MetricSpec, obs: Observations, version: str, at: float) -> Measurement:
-    """Read `spec.query` for `version` from `obs` and judge it (see `evaluate`)."""
-    value, sample = read_query(spec.query, obs, version)
+def measure(spec: MetricSpec, obs: Observations, version: str, at: float,
+            baseline: str | None = None) -> Measurement:
+    """Read `spec.query` for `version` (against `baseline` for a comparison) from `obs` and
+    judge it (see `evaluate`)."""
+    value, sample = read_query(spec.query, obs, version, baseline)
     phase, message = evaluate(spec, value, sample)
     return Measurement(at=at, phase=phase, value=value, sample=sample, message=message)
 
@@ -231,7 +234,7 @@ class MetricCounts:
     @classmethod
     def of(cls, measurements: Sequence[Measurement]) -> MetricCounts:
         """Count `measurements` by phase; `consecutive_error` is the run of trailing errors."""
-        by_phase = {p: sum(m.phase is p for m in measurements) for p in AnalysisPhase}
+        by_phase = Counter(m.phase for m in measurements)
         trailing = 0
         for m in reversed(measurements):
             if m.phase is not AnalysisPhase.ERROR:
@@ -310,6 +313,7 @@ def next_due(spec: MetricSpec, measurements: Sequence[Measurement],
 class AnalysisRun:
     """An analysis of one version in progress: the spec, its start and every measurement.
 
+    `baseline` is the version comparisons judge it against (stable, for a canary).
     Immutable: `take` returns a new run with the measurements that were due.
     """
 
@@ -317,6 +321,7 @@ class AnalysisRun:
     version: str
     started_at: float
     results: Mapping[str, tuple[Measurement, ...]] = field(default_factory=dict)
+    baseline: str | None = None
 
     def due(self, now: float) -> tuple[MetricSpec, ...]:
         """The metrics whose next measurement is due at `now`.
@@ -337,7 +342,8 @@ class AnalysisRun:
             return self
         results = dict(self.results)
         for m in due:
-            results[m.name] = (*results.get(m.name, ()), measure(m, obs, self.version, now))
+            results[m.name] = (*results.get(m.name, ()), measure(m, obs, self.version, now,
+                                                                 self.baseline))
         return replace(self, results=results)
 
     def assess(self) -> tuple[AnalysisPhase, str]:

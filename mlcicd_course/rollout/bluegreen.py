@@ -19,7 +19,9 @@ instead of pausing (keeping production on a version nobody could judge is what
 blue-green exists to avoid), and a promotion that would skip the pre-promotion
 analysis is refused.
 
-`RULES` is the whole decision table: every (phase, event) pair it does not list is
+`RULES` is the whole decision table (action names of its rules: `preview`, green on
+the preview route; `switch`, all traffic to green; `switch_back`, all traffic to blue;
+`retire_green`; `retire_blue`): every (phase, event) pair it does not list is
 refused, recorded in the history as not accepted, and changes nothing. `tick(state, now,
 observations)` turns what was observed into events, applies them in a fixed order and
 returns the new state and the actions to carry out; the old state is never changed.
@@ -33,7 +35,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from mlcicd_course.rollout.actions import Action, Record, ScaleDown, SetPreview, SetWeights
+from mlcicd_course.rollout.actions import (
+    Action,
+    Record,
+    Rule,
+    ScaleDown,
+    SetPreview,
+    SetWeights,
+    decide,
+)
 from mlcicd_course.rollout.analysis import AnalysisPhase, AnalysisRun, AnalysisSpec
 from mlcicd_course.rollout.observations import Observations
 
@@ -68,19 +78,6 @@ class Event(StrEnum):
     ABORT = "abort"                                  # a person (or the target) aborts
     ALARM = "alarm"                                  # a production alarm is in ALARM
     DEADLINE = "deadline"                            # the current phase's time is up
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A legal transition: the next phase, the actions by name, and what it means.
-
-    Action names: `preview` (green on the preview route), `switch` (all traffic to
-    green), `switch_back` (all traffic to blue), `retire_green`, `retire_blue`.
-    """
-
-    to: BlueGreenPhase
-    actions: tuple[str, ...]
-    meaning: str
 
 
 _P = BlueGreenPhase
@@ -248,11 +245,8 @@ class BlueGreenRollout:
     def step(self, state: BlueGreenState, event: Event, now: float,
              detail: str = "") -> tuple[BlueGreenState, tuple[Action, ...]]:
         """Apply one event by the decision table; a refused event is recorded, nothing else."""
-        rule = RULES.get((state.phase, event))
-        suffix = f" ({detail})" if detail else ""
+        rule, record = decide(RULES, refusal, state.phase, event, now, detail)
         if rule is None:
-            record = Record(now, state.phase, state.phase, event,
-                            refusal(state.phase, event) + suffix, accepted=False)
             return replace(state, history=(*state.history, record)), ()
         runs = state.runs
         if rule.to is BlueGreenPhase.PRE_PROMOTION:
@@ -262,7 +256,6 @@ class BlueGreenRollout:
         auto = self.spec.auto_promotion_seconds
         promote_at = (now + auto if event is Event.ANALYSIS_SUCCESSFUL
                       and rule.to is BlueGreenPhase.PAUSED and auto is not None else None)
-        record = Record(now, state.phase, rule.to, event, rule.meaning + suffix)
         new = BlueGreenState(rule.to, entered_at=now, runs=runs, promote_at=promote_at,
                              history=(*state.history, record))
         return new, tuple(self._action(name) for name in rule.actions)

@@ -116,8 +116,8 @@ class LiveRun:
     smoke: dict[str, SmokeReport] = field(default_factory=dict)
 
     @property
-    def phase(self) -> BlueGreenPhase:
-        """Where the rollout ended."""
+    def phase(self) -> Any:
+        """Where the rollout ended (a `BlueGreenPhase` or a `CanaryPhase`)."""
         return self.controller.state.phase
 
     @property
@@ -197,7 +197,7 @@ def run_bluegreen_live(
         ticks.append({"window": window, "t": now, "t_applied": clock.now() - started,
                       "from": str(before),
                       "to": str(controller.state.phase),
-                      "actions": "; ".join(_describe(a) for a in actions),
+                      "actions": "; ".join(describe_action(a) for a in actions),
                       "weights": json.dumps(admin.weights(), sort_keys=True)})
 
     seen: list[pd.DataFrame] = []  # what the next tick observes
@@ -212,7 +212,7 @@ def run_bluegreen_live(
                 offset = clock.now() - started
                 preview = run_load(url + "/predict", payloads, requests=preview_requests,
                                    headers={ROUTE_TO: spec.preview}, **load)
-                seen.append(_tagged(preview.requests, window, "preview", offset))
+                seen.append(tagged(preview.requests, window, "preview", offset))
                 frames.append(seen[-1])
         obs = observations(summarize(pd.concat(seen)) if seen else {}, smoke=smoke,
                            ready={spec.preview: ready(spec.preview)},
@@ -221,7 +221,7 @@ def run_bluegreen_live(
         result = run_load(url + "/predict", payloads, requests=window_requests,
                           actions={window_requests // 4: ("tick", _bound(tick, window, obs))},
                           **load)
-        seen = [_tagged(result.requests, window, "production", offset)]
+        seen = [tagged(result.requests, window, "production", offset)]
         frames.append(seen[0])
     if not controller.state.phase.terminal:
         tick(max_windows, Observations(abort=True))
@@ -234,11 +234,13 @@ def _bound(tick: Callable[[int, Observations], None], window: int,
     return lambda: tick(window, obs)
 
 
-def _tagged(frame: pd.DataFrame, window: int, traffic: str, offset: float) -> pd.DataFrame:
+def tagged(frame: pd.DataFrame, window: int, traffic: str, offset: float) -> pd.DataFrame:
+    """The load generator's requests of one window, with its number, kind and start time."""
     return frame.assign(window=window, traffic=traffic, t=frame["t_start"] + offset)
 
 
-def _describe(action: Action) -> str:
+def describe_action(action: Action) -> str:
+    """An action in one line: its name and its fields as JSON."""
     data = action.to_dict()
     name = data.pop("action")
     return f"{name} {json.dumps(data, sort_keys=True)}"
