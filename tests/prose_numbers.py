@@ -54,6 +54,21 @@ ALLOWED: tuple[tuple[str, str, str], ...] = (
      "a second request"),
     ("notebooks/07_ab_testing.ipynb", "8%", "a setting: the share of B's customers the "
      "mismatch example drops (the output prints the resulting counts and p-value)"),
+    ("notebooks/05_canary_releases.ipynb", "1%", "an example of a fixed threshold, not a "
+     "result"),
+    ("notebooks/05_canary_releases.ipynb", "20,000", "a setting: the simulated customers"),
+    ("notebooks/05_canary_releases.ipynb", "100%", "a setting: the last step weight of the "
+     "spec (printed as 100)"),
+    ("notebooks/05_canary_releases.ipynb", "2,000", "a setting: the number of simulated A/A "
+     "canaries in bench/canary_bench.py"),
+    *((f"{folder}/05_canary_exercises.ipynb", number, reason)
+      for folder in ("solutions", "exercises") for number, reason in (
+          ("10%", "question 1's rule: the first weight at most 10%"),
+          ("50%", "question 1's rule: at least 50% before the promotion"),
+          ("0.1", "question 1's premise: a good release may have 0.1 point more errors"),
+          ("1.15", "question 1's premise: a good release's p99 may be 1.15 times stable's"),
+          ("5,000", "question 1's simulated customers"),
+          ("0.5%", "question 1's simulated stable error rate"))),
     *((f"{folder}/07_ab_testing_exercises.ipynb", "0.8", "question 1's setting: power 0.8")
       for folder in ("solutions", "exercises")),
     *((f"{folder}/04_blue_green_exercises.ipynb", number, reason)
