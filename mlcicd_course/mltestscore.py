@@ -133,6 +133,12 @@ CREDITS: tuple[Credit, ...] = (
            "one row traced through the pipeline's steps (chapter 02)"),
     Credit("infra-7", "manual", "notebooks/04_blue_green_deployment.ipynb",
            "blue-green switch back to the previous version (chapter 04)"),
+    Credit("infra-6", "manual", "notebooks/05_canary_releases.ipynb",
+           "canary steps judged against stable, rolled back automatically (chapter 05)"),
+    Credit("infra-7", "manual", "notebooks/05_canary_releases.ipynb",
+           "a failing canary's weight set back to 0 by the controller (chapter 05)"),
+    Credit("model-2", "manual", "notebooks/07_ab_testing.ipynb",
+           "offline accuracy beside an online experiment's business outcome (chapter 07)"),
     Credit("monitor-1", "manual", "notebooks/02_testing_ml_systems.ipynb",
            "library versions recorded beside each model and differences reported on load "
            "(chapter 02)"),
@@ -141,6 +147,8 @@ CREDITS: tuple[Credit, ...] = (
            "(chapters 01-02)"),
     Credit("monitor-4", "automated", ".github/workflows/scheduled-training.yml",
            "scheduled retraining workflow (chapter 03)"),
+    Credit("monitor-6", "manual", "notebooks/05_canary_releases.ipynb",
+           "the canary's p99 latency and error rate judged against stable's (chapter 05)"),
     Credit("monitor-7", "manual", "notebooks/01_why_ml_cicd_and_drift.ipynb",
            "accuracy on labelled monthly batches in the monitoring loop (chapter 01)"),
 )

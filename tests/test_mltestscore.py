@@ -89,9 +89,9 @@ def test_course_credits_name_real_tests_levels_and_artifacts():
 
 def test_the_course_pipeline_scores_its_weakest_section():
     result = mltestscore.score(mltestscore.course_assessment(ROOT))
-    # data: 1 + 0.5 + 1; model: 0.5 + 0.5 + 1 + 1; infra: 4 automated + 2 manual;
-    # monitor: 0.5 + 1 + 1 + 0.5
-    assert result.sections == {"data": 2.5, "model": 3.0, "infra": 5.0, "monitor": 3.0}
+    # data: 1 + 0.5 + 1; model: 0.5 + 0.5 + 0.5 + 1 + 1; infra: 4 automated + 3 manual;
+    # monitor: 0.5 + 1 + 1 + 0.5 + 0.5
+    assert result.sections == {"data": 2.5, "model": 3.5, "infra": 5.5, "monitor": 3.5}
     assert result.final == 2.5 and result.weakest == ["data"]
 
 
