@@ -31,6 +31,7 @@ COMMANDS = {
     "compare": "mlcicd_course.commands.testing",
     "serve": "mlcicd_course.commands.serving",
     "route": "mlcicd_course.commands.serving",
+    "shadow": "mlcicd_course.commands.shadow",
     "workflow": "mlcicd_course.commands.workflow",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
