@@ -54,7 +54,7 @@ def test_wilson_interval_is_where_the_score_test_stops_rejecting():
     assert wilson_interval(k, n) == pytest.approx((low, high), abs=1e-9)
 
 
-@pytest.mark.parametrize(("k", "n"), [(0, 20), (20, 20)])
+@pytest.mark.parametrize(("k", "n"), [(0, 7), (10, 10), (0, 20), (20, 20)])
 def test_wilson_interval_is_not_empty_at_the_extremes(k, n):
     low, high = wilson_interval(k, n)
     assert 0 <= low < high <= 1 and high - low > 0.1

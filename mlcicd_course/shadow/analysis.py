@@ -58,7 +58,9 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE,
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     halfwidth = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - halfwidth), min(1.0, centre + halfwidth)
+    low = 0.0 if successes == 0 else max(0.0, centre - halfwidth)
+    high = 1.0 if successes == n else min(1.0, centre + halfwidth)
+    return low, high
 
 
 @dataclass(frozen=True)

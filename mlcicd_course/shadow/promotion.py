@@ -132,6 +132,7 @@ def decide(report: ShadowReport, policy: PromotionPolicy | None = None) -> Verdi
         checks.append(Check(
             "accuracy", drop <= policy.max_accuracy_drop,
             f"on {acc.labelled} labelled rows shadow {fmt(acc.shadow)} vs primary "
-            f"{fmt(acc.primary)} (may be lower by at most {policy.max_accuracy_drop:g})"))
+            f"{fmt(acc.primary)} (" + (f"may be lower by at most {policy.max_accuracy_drop:g})"
+                                       if policy.max_accuracy_drop else "must not be lower)")))
     outcome = PROCEED if all(c.passed for c in checks) else HOLD
     return Verdict(outcome, tuple(checks), tuple(notes))
