@@ -72,8 +72,10 @@ USER_COOKIE = "uid"
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                         b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                         b"upgrade", b"host", b"content-length"})
+# The request id is set by the router, once, on the way in and on the way out.
+NOT_FORWARDED = HOP_BY_HOP | {REQUEST_ID_HEADER}
 # uvicorn adds its own date and server headers to the router's answer.
-DROP_FROM_ANSWER = HOP_BY_HOP | {VERSION_HEADER, b"date", b"server"}
+DROP_FROM_ANSWER = NOT_FORWARDED | {VERSION_HEADER, b"date", b"server"}
 HISTORY = 100
 # Consecutive failed probes before a healthy backend is left out: one slow answer from
 # a busy server should not take it out of service.
@@ -278,8 +280,7 @@ class Router:
                 cookie = value.decode("latin-1")
             elif name == REQUEST_ID_HEADER:
                 request_id = accepted(value)
-        headers = [(k, v) for k, v in scope["headers"]
-                   if k not in HOP_BY_HOP and k != REQUEST_ID_HEADER]
+        headers = [(k, v) for k, v in scope["headers"] if k not in NOT_FORWARDED]
         request_id = request_id or new_request_id()
         id_header = (REQUEST_ID_HEADER, request_id.encode())
         headers.append(id_header)
@@ -310,8 +311,7 @@ class Router:
                             version=version, headers=[id_header])
         else:
             status, answered = answer.status, answer.body
-            out = [(k, v) for k, v in answer.headers
-                   if k not in DROP_FROM_ANSWER and k != REQUEST_ID_HEADER]
+            out = [(k, v) for k, v in answer.headers if k not in DROP_FROM_ANSWER]
             await send_body(send, status, out + [(VERSION_HEADER, version.encode()), id_header],
                             answer.body)
         elapsed = time.perf_counter() - started
