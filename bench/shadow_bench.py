@@ -7,7 +7,8 @@ serves the users; `slow` adds 500 ms to every prediction; `broken` answers every
 prediction with 500. Three routers (`mlcicd route`, each with its shadow log, default shadow
 settings: 2 workers, a queue of 256, 2 s timeout) send all traffic to blue; each has
 its own queue, so copies left waiting by one set-up never meet another's load. The
-set-ups are alternated in every round so that the machine's load falls on all alike:
+set-ups take turns, each round starting with the next one, so that the machine's load
+and any warm-up fall on all alike:
 
 - none:   single mode, no copies;
 - slow:   mirror mode, every /predict copied to `slow`;
@@ -62,10 +63,14 @@ def shadow_counts(url: str) -> dict[str, float]:
 
 def run_rounds(urls: dict[str, str], payload: list, args: argparse.Namespace,
                ) -> dict[str, list[dict[str, float]]]:
-    """Each round: the same load through each router in turn; p50, p99 and failures."""
+    """Each round: the same load through each router in turn, starting with the next set-up
+    each round (so none always goes first); p50, p99 and failures."""
     results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
-    for _ in range(args.rounds):
-        for name, url in urls.items():
+    names = list(urls)
+    for round_number in range(args.rounds):
+        start = round_number % len(names)
+        for name in names[start:] + names[:start]:
+            url = urls[name]
             load = run_load(url + "/predict", [payload], requests=args.requests,
                             concurrency=args.concurrency, duration_s=60)
             latency = load.requests["latency_ms"]
@@ -98,13 +103,14 @@ def main() -> None:
         records = [r for name in SETUPS for r in read_log(Path(folder) / f"{name}.jsonl")]
     print(f"{args.rounds} rounds x {args.requests} requests at concurrency "
           f"{args.concurrency}, one row each; shadow 'slow' +500 ms, 'broken' 100% HTTP 500")
-    print(f"{'setup':<8} {'p50 ms':>8} {'p99 ms':>8} {'client failures':>16}")
+    print(f"{'setup':<8} {'p50 ms':>8} {'p99 ms':>8} {'client failures':>16}  p99 per round")
     summary = {}
     for name, runs in results.items():
         summary[name] = {key: statistics.median(r[key] for r in runs) for key in ("p50", "p99")}
         failures = sum(r["failed"] for r in runs)
+        rounds = ", ".join(f"{r['p99']:.1f}" for r in runs)
         print(f"{name:<8} {summary[name]['p50']:8.2f} {summary[name]['p99']:8.2f} "
-              f"{failures:>16}")
+              f"{failures:>16}  {rounds}")
     print("copies by shadow/outcome (router counters): "
           + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counts.items())))
     errors = {}
