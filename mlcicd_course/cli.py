@@ -31,6 +31,7 @@ COMMANDS = {
     "compare": "mlcicd_course.commands.testing",
     "serve": "mlcicd_course.commands.serving",
     "route": "mlcicd_course.commands.serving",
+    "shadow": "mlcicd_course.commands.shadow",
     "workflow": "mlcicd_course.commands.workflow",
     "deploy": "mlcicd_course.commands.deploy",
     "ab": "mlcicd_course.commands.ab",

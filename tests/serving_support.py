@@ -13,9 +13,10 @@ import httpx
 from sklearn.dummy import DummyClassifier
 
 from mlcicd_course import datasets, modelstore, training
+from mlcicd_course.serving.app import create_app
 from mlcicd_course.serving.router import Router
 from mlcicd_course.serving.routing import RoutingTable
-from mlcicd_course.serving.settings import RouterSettings
+from mlcicd_course.serving.settings import RouterSettings, ServerSettings
 from mlcicd_course.serving.upstream import HttpxUpstream
 
 TOKEN = "test-token-0123456789"
@@ -44,6 +45,15 @@ def save_fast_model(path: Path, answer: int = 1) -> Path:
     modelstore.save_model(model, path, {"model_type": "dummy", "features": features,
                                         "classes": [0, 1]})
     return path
+
+
+def fast_apps(folder: Path) -> dict[str, Any]:
+    """Model-server apps `blue` (always answers 0) and `green` (always 1), models loaded."""
+    made = {}
+    for name, answer in (("blue", 0), ("green", 1)):
+        path = save_fast_model(folder / f"{name}.joblib", answer)
+        made[name] = create_app(ServerSettings(path), loaded=modelstore.load_model(path))
+    return made
 
 
 def in_process_router(apps: Mapping[str, Any], table: RoutingTable,

@@ -60,6 +60,7 @@ def test_each_question_has_its_check_cell_and_the_exercise_links_its_chapter(pat
 @pytest.mark.parametrize("name, chapter", [
     ("01_drift_exercises", "01_why_ml_cicd_and_drift"),
     ("02_testing_exercises", "02_testing_ml_systems"),
+    ("06_shadow_exercises", "06_shadow_deployment"),
 ])
 def test_the_chapter_links_to_its_exercise(name, chapter):
     text = (ROOT / "notebooks" / f"{chapter}.ipynb").read_text(encoding="utf-8")

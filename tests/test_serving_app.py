@@ -32,8 +32,11 @@ def test_predict_answers_the_models_predictions_with_the_version(app, model_path
     response = run_app(app, lambda client: client.post("/predict", json=batch))
     assert response.status_code == 200
     assert response.headers["X-Model-Version"] == "blue"
-    expected = modelstore.load_model(model_path).model.predict(pd.DataFrame(batch)).tolist()
-    assert response.json() == {"version": "blue", "predictions": expected}
+    model = modelstore.load_model(model_path).model
+    expected = model.predict(pd.DataFrame(batch)).tolist()
+    probabilities = model.predict_proba(pd.DataFrame(batch)).round(6).tolist()
+    assert response.json() == {"version": "blue", "predictions": expected,
+                               "probabilities": probabilities}
 
 
 def test_missing_values_are_allowed_and_ids_are_ignored(app):

@@ -11,29 +11,22 @@ import asyncio
 import httpx
 import pytest
 
-from mlcicd_course import modelstore
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.serving.app import create_app
 from mlcicd_course.serving.routing import RoutingTable, TableError, assign
-from mlcicd_course.serving.settings import ServerSettings, load_routes
+from mlcicd_course.serving.settings import load_routes
 from tests.serving_support import (
     TOKEN,
     admin_headers,
     client_of,
+    fast_apps,
     in_process_router,
     rows,
-    save_fast_model,
 )
 
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    made = {}
-    for name, answer in (("blue", 0), ("green", 1)):
-        path = save_fast_model(folder / f"{name}.joblib", answer)
-        made[name] = create_app(ServerSettings(path), loaded=modelstore.load_model(path))
-    return made
+    return fast_apps(tmp_path_factory.mktemp("models"))
 
 
 class FlakyBackend(httpx.AsyncBaseTransport):

@@ -2,6 +2,7 @@
 
 Modules: `app` (the model server), `router` (the reverse proxy) with `routing` (the
 table and the assignment), `admin` (its admin API) and `admin_client` (`RouterAdmin`),
-`shadow` (mirroring), `upstream` (HTTP clients), `lifecycle` (start and stop servers
-from Python), `loadgen` (load and its summary), `settings`, `metrics`.
+`shadow` (mirroring), `request_ids` (X-Request-Id), `upstream` (HTTP clients),
+`lifecycle` (start and stop servers from Python), `loadgen` (load and its summary),
+`settings`, `metrics`.
 """

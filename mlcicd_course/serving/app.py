@@ -3,7 +3,9 @@
 Endpoints::
 
     POST /predict        a JSON list of rows (objects: column -> value), at most
-                         `max_batch_rows` (1000) rows -> {"version", "predictions"}
+                         `max_batch_rows` (1000) rows -> {"version", "predictions",
+                         "probabilities"} (one list per row, in the order of the
+                         model's classes; left out for a model without predict_proba)
     GET  /health/live    200 while the process answers
     GET  /health/ready   200 once the model is loaded and verified, else 503
     GET  /version        version name, model sha256, features, classes, knobs
@@ -202,14 +204,16 @@ async def predict(request: Request) -> Response:
                 status, content = 500, {"detail": "injected error (error_rate knob)"}
             else:
                 if len(frame) <= INLINE_ROWS:
-                    predictions = _predict(state, frame)
+                    predictions, probabilities = _predict(state, frame)
                 else:
-                    predictions = await asyncio.get_running_loop().run_in_executor(
-                        state.executor, _predict, state, frame)
+                    predictions, probabilities = await asyncio.get_running_loop(
+                    ).run_in_executor(state.executor, _predict, state, frame)
                 for label, count in zip(*np.unique(predictions.astype(str), return_counts=True),
                                         strict=True):
                     metrics.predictions.labels(settings.version, label).inc(int(count))
                 content = {"version": settings.version, "predictions": predictions.tolist()}
+                if probabilities is not None:
+                    content["probabilities"] = probabilities.round(6).tolist()
     except BadBatch as err:
         metrics.errors.labels(settings.version, "invalid_input").inc()
         status, content = err.status, {"detail": err.detail}
@@ -221,10 +225,21 @@ async def predict(request: Request) -> Response:
     return JSONResponse(content, status_code=status, headers={VERSION_HEADER: settings.version})
 
 
-def _predict(state: ServerState, frame: pd.DataFrame) -> np.ndarray:
-    """The model's predictions, with a share flipped to another class (flip_rate knob)."""
+def _predict(state: ServerState, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """The model's predictions, with a share flipped to another class (flip_rate knob),
+    and its class probabilities (None when the model has no predict_proba).
+
+    A classifier with probabilities predicts its most probable class, as scikit-learn's
+    classifiers do: one pass through the model gives both.
+    """
     assert state.loaded is not None
-    predictions = np.asarray(state.loaded.model.predict(frame))
+    model = state.loaded.model
+    probabilities = None
+    if hasattr(model, "predict_proba") and hasattr(model, "classes_"):
+        probabilities = np.asarray(model.predict_proba(frame), dtype=float)
+        predictions = np.asarray(model.classes_)[probabilities.argmax(axis=1)]
+    else:
+        predictions = np.asarray(model.predict(frame))
     rate = state.settings.flip_rate
     classes: Sequence[Any] = state.loaded.metadata.get("classes") or []
     if rate and len(classes) > 1:
@@ -233,7 +248,7 @@ def _predict(state: ServerState, frame: pd.DataFrame) -> np.ndarray:
         for row in np.flatnonzero(flip):
             current = positions.get(str(predictions[row]), 0)
             predictions[row] = classes[(current + 1) % len(classes)]
-    return predictions
+    return predictions, probabilities
 
 
 async def live(request: Request) -> dict[str, str]:

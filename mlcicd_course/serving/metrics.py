@@ -53,8 +53,8 @@ class RouterMetrics:
         self.switches = Counter("router_table_switches", "Routing tables put in place",
                                 registry=self.registry)
         self.shadow = Counter("router_shadow_requests", "Mirrored copies by version and "
-                              "outcome (ok, error, timeout, dropped)", ["version", "outcome"],
-                              registry=self.registry)
+                              "outcome (ok, error, timeout, dropped, unlogged)",
+                              ["version", "outcome"], registry=self.registry)
 
 
 def render(registry: CollectorRegistry) -> bytes:

@@ -13,8 +13,9 @@ to the answer. How it decides, in order:
 
 Unhealthy backends are left out (`check_health` polls `/health/ready`); when no
 version with weight > 0 is healthy the answer is 503 with the reason. A backend that
-fails or times out gives 502, in one place (`proxy`). In mirror mode a copy of the
-request goes to the shadow after the answer has been sent (`shadow.ShadowMirror`).
+fails or times out gives 502, in one place (`proxy`). In mirror mode a copy of a
+`POST /predict` goes to the shadow after the answer has been sent (`shadow.ShadowMirror`).
+Every request has an id (`X-Request-Id`, see `request_ids`), passed on and echoed.
 
 The whole state is `self.table`, an immutable `RoutingTable`: `swap` puts a new one
 in place with one assignment and remembers the old one for `undo`. Paths under
@@ -46,15 +47,22 @@ from mlcicd_course.serving.asgi import (
     send_json,
 )
 from mlcicd_course.serving.metrics import RouterMetrics
+from mlcicd_course.serving.request_ids import REQUEST_ID_HEADER, accepted, new_request_id
 from mlcicd_course.serving.routing import BUCKETS, RoutingTable, TableError, check_known, pick
 from mlcicd_course.serving.settings import MAX_BODY_BYTES, RouterSettings
-from mlcicd_course.serving.shadow import MirroredRequest, ShadowMirror
+from mlcicd_course.serving.shadow import (
+    MirroredRequest,
+    PrimaryAnswer,
+    ShadowMirror,
+    mirrorable,
+)
 from mlcicd_course.serving.upstream import (
     AiohttpUpstream,
     HttpxUpstream,
     Upstream,
     UpstreamError,
 )
+from mlcicd_course.shadow.log import ShadowLog
 
 ROUTE_TO_HEADER = b"x-route-to"
 USER_HEADER = b"x-user-id"
@@ -64,8 +72,10 @@ USER_COOKIE = "uid"
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate",
                         b"proxy-authorization", b"te", b"trailer", b"transfer-encoding",
                         b"upgrade", b"host", b"content-length"})
+# The request id is set by the router, once, on the way in and on the way out.
+NOT_FORWARDED = HOP_BY_HOP | {REQUEST_ID_HEADER}
 # uvicorn adds its own date and server headers to the router's answer.
-DROP_FROM_ANSWER = HOP_BY_HOP | {VERSION_HEADER, b"date", b"server"}
+DROP_FROM_ANSWER = NOT_FORWARDED | {VERSION_HEADER, b"date", b"server"}
 HISTORY = 100
 # Consecutive failed probes before a healthy backend is left out: one slow answer from
 # a busy server should not take it out of service.
@@ -108,7 +118,9 @@ class Router:
         self.shadow = ShadowMirror(self.upstream, self.metrics,
                                    queue_size=settings.shadow_queue_size,
                                    workers=settings.shadow_workers,
-                                   timeout_s=settings.shadow_timeout_s)
+                                   timeout_s=settings.shadow_timeout_s,
+                                   log=ShadowLog(settings.shadow_log) if settings.shadow_log
+                                   else None)
         self.health: dict[str, str] = {name: "not checked yet" for name in self.backends}
         self.healthy: frozenset[str] = frozenset()
         self._failures = dict.fromkeys(self.backends, 0)
@@ -258,11 +270,7 @@ class Router:
         """Forward one request to the version `decide` picks; answer 502 if it fails."""
         started = time.perf_counter()
         table = self.table  # the only read of the table for this request
-        body = await read_body(receive, MAX_BODY_BYTES)
-        if body is None:
-            await send_json(send, 413, {"detail": f"body over {MAX_BODY_BYTES} bytes"})
-            return
-        route_to, unit_id, cookie = None, None, None
+        route_to, unit_id, cookie, request_id = None, None, None, None
         for name, value in scope["headers"]:
             if name == ROUTE_TO_HEADER:
                 route_to = value.decode("latin-1")
@@ -270,37 +278,51 @@ class Router:
                 unit_id = value.decode("latin-1")
             elif name == b"cookie":
                 cookie = value.decode("latin-1")
+            elif name == REQUEST_ID_HEADER:
+                request_id = accepted(value)
+        headers = [(k, v) for k, v in scope["headers"] if k not in NOT_FORWARDED]
+        request_id = request_id or new_request_id()
+        id_header = (REQUEST_ID_HEADER, request_id.encode())
+        headers.append(id_header)
+        body = await read_body(receive, MAX_BODY_BYTES)
+        if body is None:
+            await send_json(send, 413, {"detail": f"body over {MAX_BODY_BYTES} bytes"},
+                            headers=[id_header])
+            return
         if unit_id is None and cookie:
             unit_id = cookie_value(cookie, USER_COOKIE)
         decision = self.decide(table, route_to, unit_id)
         if decision.version is None:
             if decision.status == 503:
                 self.metrics.unavailable.inc()
-            await send_json(send, decision.status, {"detail": decision.detail})
+            await send_json(send, decision.status, {"detail": decision.detail},
+                            headers=[id_header])
             return
         version = decision.version
         target = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}"
                                   if scope.get("query_string") else "")
-        headers = [(k, v) for k, v in scope["headers"] if k not in HOP_BY_HOP]
         try:
             answer = await self.upstream.request(scope["method"], self.backends[version] + target,
                                                  headers, body, self.settings.request_timeout_s)
         except UpstreamError as err:
-            status = 502
+            status, answered = 502, b""
             self.metrics.upstream_errors.labels(version).inc()
             await send_json(send, status, {"detail": f"backend {version} failed: {err}"},
-                            version=version)
+                            version=version, headers=[id_header])
         else:
-            status = answer.status
+            status, answered = answer.status, answer.body
             out = [(k, v) for k, v in answer.headers if k not in DROP_FROM_ANSWER]
-            await send_body(send, status, out + [(VERSION_HEADER, version.encode())],
+            await send_body(send, status, out + [(VERSION_HEADER, version.encode()), id_header],
                             answer.body)
+        elapsed = time.perf_counter() - started
         self.metrics.requests.labels(version, str(status)).inc()
-        self.metrics.latency.labels(version).observe(time.perf_counter() - started)
-        if table.mode == "mirror" and table.shadow and \
-                self._random.randrange(100) < table.shadow_percent:
-            self.shadow.submit(MirroredRequest(table.shadow, self.backends[table.shadow] + target,
-                                               scope["method"], headers, body))
+        self.metrics.latency.labels(version).observe(elapsed)
+        if table.mode == "mirror" and table.shadow and mirrorable(scope["method"], scope["path"]) \
+                and self._random.randrange(100) < table.shadow_percent:
+            self.shadow.submit(MirroredRequest(
+                table.shadow, self.backends[table.shadow] + target, scope["method"], headers,
+                body, request_id, scope["path"],
+                PrimaryAnswer(version, status, answered, elapsed * 1000)))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -92,6 +92,7 @@ class RouterSettings:
     shadow_queue_size: int = 256        # mirror mode: copies waiting; more are dropped
     shadow_workers: int = 2
     shadow_timeout_s: float = 2.0
+    shadow_log: str | None = None       # mirror mode: JSONL file both answers are appended to
     seed: int = 0                       # draws for requests without a unit id
     upstream_client: str = "aiohttp"    # or "httpx" (slower; see bench/router_bench.py)
 
@@ -115,6 +116,12 @@ class RouterSettings:
             if not _finite(value) or not 0 < value <= 3600:
                 raise UserInputError(f"router settings: {name} must be in (0, 3600], "
                                      f"got {value!r}")
+        if self.shadow_log is not None:
+            log = Path(self.shadow_log) if isinstance(self.shadow_log, str) and \
+                self.shadow_log.strip() else None
+            if log is None or log.is_dir() or not log.parent.is_dir():
+                raise UserInputError(f"router settings: shadow_log must be a file path in an "
+                                     f"existing folder, got {self.shadow_log!r}")
         for name in ("max_connections", "shadow_queue_size", "shadow_workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 100_000:
