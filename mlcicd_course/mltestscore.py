@@ -149,6 +149,8 @@ CREDITS: tuple[Credit, ...] = (
            "scheduled retraining workflow (chapter 03)"),
     Credit("monitor-6", "manual", "notebooks/05_canary_releases.ipynb",
            "the canary's p99 latency and error rate judged against stable's (chapter 05)"),
+    Credit("monitor-7", "manual", "notebooks/06_shadow_deployment.ipynb",
+           "a shadow's accuracy against the served model's once labels arrive (chapter 06)"),
     Credit("monitor-7", "manual", "notebooks/01_why_ml_cicd_and_drift.ipynb",
            "accuracy on labelled monthly batches in the monitoring loop (chapter 01)"),
 )

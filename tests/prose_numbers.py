@@ -45,6 +45,23 @@ ALLOWED: tuple[tuple[str, str, str], ...] = (
     ("solutions/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "2.0", "a statement to classify in question 3"),
     ("exercises/02_testing_exercises.ipynb", "10", "a statement to classify in question 3"),
+    ("notebooks/06_shadow_deployment.ipynb", "2,000", "the source script's setting: the "
+     "rows it generates"),
+    ("notebooks/06_shadow_deployment.ipynb", "0.883", "the source chapter's printed claim "
+     "(section 5.4), quoted to show that a re-run does not reproduce it"),
+    ("notebooks/06_shadow_deployment.ipynb", "0.915", "the source chapter's printed claim "
+     "(section 5.4), quoted to show that a re-run does not reproduce it"),
+    ("notebooks/06_shadow_deployment.ipynb", "300", "a setting: the slow shadow's added "
+     "latency knob (300 ms)"),
+    ("notebooks/06_shadow_deployment.ipynb", "100%", "a phrase (\"go to 100%\"), not a "
+     "result"),
+    ("notebooks/06_shadow_deployment.ipynb", "32", "a setting: the router's shadow queue "
+     "size"),
+    ("notebooks/06_shadow_deployment.ipynb", "5", "a setting: requests per customer"),
+    ("notebooks/06_shadow_deployment.ipynb", "8", "a setting: concurrent clients"),
+    *((f"{folder}/06_shadow_exercises.ipynb", number, "a constant of the Wilson interval "
+       "the question asks for")
+      for folder in ("solutions", "exercises") for number in ("95%", "1.96", "97.5%")),
     ("notebooks/07_ab_testing.ipynb", "1,000", "a setting: the number of user ids hashed"),
     ("notebooks/07_ab_testing.ipynb", "5%", "the significance level 0.05, a setting, written "
      "as a percentage"),
