@@ -48,14 +48,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
-    """The parser with the commands of `modules` (default: every command)."""
+def build_parser(modules: Sequence[str] = COMMAND_MODULES, *,
+                 names_only: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser with the commands of `modules` (default: every command), plus the
+    commands in `names_only` by name alone (enough for an "invalid choice" error)."""
     parser = OneLineParser(prog="mlcicd", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mlcicd {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        parser_class=OneLineParser)
     for name in modules:
         importlib.import_module(name).register(subparsers)
+    for command in names_only:
+        if command not in subparsers.choices:
+            subparsers.add_parser(command)
     return parser
 
 
@@ -63,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raise for a user's mistake)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     named = COMMANDS.get(argv[0]) if argv else None
-    parser = build_parser([named] if named else COMMAND_MODULES)
+    if named:
+        parser = build_parser([named])
+    elif argv and argv[0] not in ("-h", "--help"):
+        # --version or an unknown command: the names do, no command's libraries are needed
+        parser = build_parser([], names_only=list(COMMANDS))
+    else:
+        parser = build_parser()  # the help lists every command with its description
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

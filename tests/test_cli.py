@@ -86,3 +86,20 @@ def test_running_one_command_does_not_import_the_others(command):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["frobnicate"]])
+def test_version_and_unknown_commands_import_no_command(argv):
+    probe = (
+        "import sys\n"
+        "from mlcicd_course import cli\n"
+        "try:\n"
+        f"    code = cli.main({argv!r})\n"
+        "except SystemExit as stop:\n"
+        "    code = stop.code\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('mlcicd_course.commands.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, modules = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert modules == "[]"
+    assert code == ("0" if argv == ["--version"] else "2")
