@@ -16,6 +16,7 @@ Bodies are read whole: /predict bodies are small and capped (`MAX_BODY_BYTES`).
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -64,7 +65,10 @@ class AiohttpUpstream:
         """Open the session (inside the running event loop)."""
         connector = aiohttp.TCPConnector(limit=self.max_connections,
                                          keepalive_timeout=self.keepalive_s)
+        # No cookie jar: the session is shared by every user, so a cookie one backend answer
+        # sets must not ride along on the next user's request.
         self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                              cookie_jar=aiohttp.DummyCookieJar(),
                                               skip_auto_headers=("User-Agent",))
 
     async def close(self) -> None:
@@ -103,7 +107,7 @@ class HttpxUpstream:
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(
-            mounts=self.mounts or None, trust_env=False,
+            mounts=self.mounts or None, trust_env=False, cookies=_refusing_cookie_jar(),
             limits=httpx.Limits(max_connections=self.max_connections,
                                 max_keepalive_connections=self.max_connections,
                                 keepalive_expiry=self.keepalive_s),
@@ -125,6 +129,11 @@ class HttpxUpstream:
         return UpstreamResponse(response.status_code,
                                 [(k.lower(), v) for k, v in response.headers.raw],
                                 response.content)
+
+
+def _refusing_cookie_jar() -> http.cookiejar.CookieJar:
+    """A cookie jar that accepts no cookie (see `AiohttpUpstream.start`)."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def describe(err: BaseException) -> str:
