@@ -54,6 +54,14 @@ def test_wilson_interval_is_where_the_score_test_stops_rejecting():
     assert wilson_interval(k, n) == pytest.approx((low, high), abs=1e-9)
 
 
+@pytest.mark.parametrize(("k", "n"), [(37, 50), (1, 9), (480, 500), (0, 7), (20, 20)])
+def test_wilson_interval_matches_statsmodels(k, n):
+    from statsmodels.stats.proportion import proportion_confint
+
+    assert wilson_interval(k, n) == pytest.approx(
+        proportion_confint(k, n, alpha=0.05, method="wilson"), abs=1e-9)
+
+
 @pytest.mark.parametrize(("k", "n"), [(0, 7), (10, 10), (0, 20), (20, 20)])
 def test_wilson_interval_is_not_empty_at_the_extremes(k, n):
     low, high = wilson_interval(k, n)
