@@ -19,6 +19,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from mlcicd_course import ONE_THREAD_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = ("notebooks", "solutions")
 KERNEL = "python3"
@@ -32,8 +34,7 @@ def execute(path: Path) -> float:
     """Execute one notebook in place; return its wall time in seconds."""
     notebook = nbformat.read(path, as_version=4)
     # As under `make test` (tests/conftest.py): one thread per numeric library.
-    os.environ.update(PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                      MKL_NUM_THREADS="1")
+    os.environ.update(PYTHONHASHSEED="0", **ONE_THREAD_ENV)
     client = NotebookClient(notebook, timeout=120, kernel_name=KERNEL,
                             coalesce_streams=True,
                             resources={"metadata": {"path": str(path.parent)}})

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from mlcicd_course import ONE_THREAD_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # One thread per numeric library in every test process and what it starts (notebook
-# kernels included): pytest-xdist already runs one worker per core, and OpenMP or BLAS
-# threads spinning on top of that made scikit-learn up to 10x slower on 2 cores
-# (HistGradientBoosting on 300 rows: 11 s instead of 0.9 s). Set before numpy loads.
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+# kernels included): pytest-xdist already runs one worker per core (HistGradientBoosting
+# on 300 rows took 11 s instead of 0.9 s with the threads). Set before numpy loads.
+os.environ.update(ONE_THREAD_ENV)
 
 # Deliberately broken workflows and tampered notebooks are test data: with --nbval,
 # pytest would otherwise try to run the fixture notebooks themselves.

@@ -19,6 +19,7 @@ from scipy.stats import norm
 
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.experiments.sequential import halfwidth
+from mlcicd_course.experiments.stats import pooled_variance, unpooled_variance
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,11 @@ def simulate_aa(rng: np.random.Generator, *, simulations: int = 2_000, looks: in
         raise UserInputError("p and alpha must be between 0 and 1")
     a, b, n = cumulative_looks(rng, simulations, looks, per_look, p, p)
     p_a, p_b = a / n, b / n
-    pooled = (a + b) / (2 * n)
+    null_variance = pooled_variance(a, n, b, n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(pooled * (1 - pooled) > 0,
-                     (p_b - p_a) / np.sqrt(pooled * (1 - pooled) * 2 / n), 0.0)
+        z = np.where(null_variance > 0, (p_b - p_a) / np.sqrt(null_variance), 0.0)
     fixed_hit = np.abs(z) > norm.ppf(1 - alpha / 2)
-    half = halfwidth(p_a * (1 - p_a) / n + p_b * (1 - p_b) / n, 2 * n, alpha=alpha,
+    half = halfwidth(unpooled_variance(a, n, b, n), 2 * n, alpha=alpha,
                      tuning_n=tuning_n if tuning_n is not None else 2 * int(n[-1]))
     sequential_hit = np.abs(p_b - p_a) > half
     ever_fixed = np.logical_or.accumulate(fixed_hit, axis=1).mean(axis=0)

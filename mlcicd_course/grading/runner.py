@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlcicd_course import ONE_THREAD_ENV
 from mlcicd_course.grading import codec, reaper
 from mlcicd_course.grading.child import read_frame, write_frame
 
@@ -47,8 +48,7 @@ DEFAULT_PRELOAD = (
 )
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR",
              "COMSPEC", "PATHEXT", "TZ")
-_FIXED_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+_FIXED_ENV = {"PYTHONHASHSEED": "0", **ONE_THREAD_ENV, "MPLBACKEND": "Agg",
               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8",
               "JOBLIB_MULTIPROCESSING": "0"}  # n_jobs=-1 runs in-process: no new processes
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
