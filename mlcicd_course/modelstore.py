@@ -26,8 +26,6 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.fileio import check_outputs, json_text, read_bytes, read_json, write_outputs
 
@@ -94,6 +92,8 @@ def model_files(
     `metadata`. Nothing is written: pass the files to `fileio.write_outputs` (with any
     other outputs of the same command, so that they are written all or nothing).
     """
+    import joblib  # here, not at the top: reading sidecars and checking hashes needs none
+
     path = Path(path)
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
@@ -141,6 +141,22 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def check_model_bytes(path: str | os.PathLike[str], data: bytes, meta: dict[str, Any], *,
+                      expected_sha256: str | None = None) -> None:
+    """Refuse (UserInputError) model bytes whose sha256 differs from the sidecar's `meta`
+    or from `expected_sha256`; `path` only names the file in the message."""
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != meta["sha256"]:
+        raise UserInputError(
+            f"model file {path} does not match the sha256 in {metadata_path(path).name} "
+            f"(file {actual[:12]}..., recorded {meta['sha256'][:12]}...): the file is corrupt "
+            "or was replaced; refusing to unpickle it")
+    if expected_sha256 is not None and actual != expected_sha256.lower():
+        raise UserInputError(
+            f"model file {path} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}...: "
+            "refusing to unpickle it")
+
+
 def load_model(path: str | os.PathLike[str], *, expected_sha256: str | None = None) -> LoadedModel:
     """Load a model saved by `save_model`, verifying its sha256 before unpickling.
 
@@ -152,16 +168,9 @@ def load_model(path: str | os.PathLike[str], *, expected_sha256: str | None = No
     path = Path(path)
     meta = read_metadata(path)
     data = read_bytes(path, what="model")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != meta["sha256"]:
-        raise UserInputError(
-            f"model file {path} does not match the sha256 in {metadata_path(path).name} "
-            f"(file {actual[:12]}..., recorded {meta['sha256'][:12]}...): the file is corrupt "
-            "or was replaced; refusing to unpickle it")
-    if expected_sha256 is not None and actual != expected_sha256.lower():
-        raise UserInputError(
-            f"model file {path} has sha256 {actual[:12]}..., expected {expected_sha256[:12]}...: "
-            "refusing to unpickle it")
+    check_model_bytes(path, data, meta, expected_sha256=expected_sha256)
+    import joblib
+
     try:
         model = joblib.load(io.BytesIO(data))
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad model file
