@@ -35,6 +35,7 @@ COMMANDS = {
     "workflow": "mlcicd_course.commands.workflow",
     "deploy": "mlcicd_course.commands.deploy",
     "ab": "mlcicd_course.commands.ab",
+    "registry": "mlcicd_course.commands.registry",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

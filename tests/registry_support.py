@@ -1,20 +1,16 @@
-"""Helpers for the registry tests: small model files, and workers for concurrent processes.
-
-The workers run in processes started with the "spawn" method (the one Windows and macOS
-use), so they live in an importable module and take only picklable arguments.
-"""
+"""Helpers for the registry tests: small model files, and racing processes."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from mlcicd_course import modelstore
-from mlcicd_course.registry import ConflictError, LocalBackend, ModelRegistry
-from mlcicd_course.registry.store import Blob
 
-BARRIER_TIMEOUT = 60  # seconds; only reached if a process died, never on the happy path
+RACER = Path(__file__).with_name("registry_race.py")
+EXIT_TIMEOUT = 60  # seconds; reached only if a racer hangs, never on the happy path
 
 
 class Constant:
@@ -36,87 +32,39 @@ def save_model(folder: Path, name: str, constant: int) -> Path:
     return path
 
 
-class Racing:
-    """A backend whose next write waits until every racer is ready to write too.
+class Racers:
+    """Processes running `registry_race.py`, driven in step through their stdin/stdout.
 
-    Every process has then read the same index before any of them writes, which is the
-    worst case for a lost update: all of them decide on the same state.
+    Used as a context manager: on the way out every racer is waited for, or killed.
     """
 
-    def __init__(self, backend: Any, barrier: Any):
-        self.backend = backend
-        self.barrier = barrier
-        self.location = backend.location
-        self.armed = True
+    def __init__(self, argument_lists: list[tuple[str, ...]]):
+        self.argument_lists = argument_lists
+        self.processes: list[subprocess.Popen[str]] = []
 
-    def read(self, key: str) -> Blob | None:
-        return self.backend.read(key)
+    def __enter__(self) -> Racers:
+        for arguments in self.argument_lists:
+            self.processes.append(subprocess.Popen(
+                [sys.executable, str(RACER), *arguments], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, text=True))
+        return self
 
-    def list(self, prefix: str = "") -> list[str]:
-        return self.backend.list(prefix)
+    def lines(self) -> list[str]:
+        """The next line of every racer (an empty string if it ended)."""
+        return [process.stdout.readline().strip() for process in self.processes]
 
-    def create(self, key: str, data: bytes) -> bool:
-        self._wait(key)
-        return self.backend.create(key, data)
+    def send(self, word: str) -> None:
+        """Send one line to every racer."""
+        for process in self.processes:
+            process.stdin.write(word + "\n")
+            process.stdin.flush()
 
-    def replace(self, key: str, data: bytes, token: str) -> bool:
-        self._wait(key)
-        return self.backend.replace(key, data, token)
-
-    def _wait(self, key: str) -> None:
-        if self.armed and key == "index.json":
-            self.armed = False
-            self.barrier.wait(BARRIER_TIMEOUT)
-
-
-def promote_in_rounds(root: str, versions: list[str], barrier: Any) -> list[str]:
-    """Promote one version to production per round, racing the other processes; return
-    "won" or "conflict" per round."""
-    outcomes = []
-    for version in versions:
-        racing = Racing(LocalBackend(root), barrier)
-        try:
-            ModelRegistry(racing).promote(version, "production", by=f"worker-{version}",
-                                          reason="race")
-            outcomes.append("won")
-        except ConflictError:
-            outcomes.append("conflict")
-        barrier.wait(BARRIER_TIMEOUT)  # the round is over for everyone before the next read
-    return outcomes
-
-
-def register_racing(root: str, model_path: str, barrier: Any) -> str:
-    """Register a model while the other processes register theirs; return its version."""
-    racing = Racing(LocalBackend(root), barrier)
-    return ModelRegistry(racing).register(model_path, metrics={}, data_fingerprint="race",
-                                          by="worker", reason="race").version
-
-
-def _report(target: Any, arguments: tuple[Any, ...], barrier: Any, results: Any,
-            index: int) -> None:
-    try:
-        results.put((index, target(*arguments, barrier)))
-    except BaseException as err:  # noqa: BLE001 - reported to the test, which fails on it
-        barrier.abort()
-        results.put((index, f"error: {type(err).__name__}: {err}"))
-
-
-def run_in_processes(target: Any, argument_lists: list[tuple[Any, ...]]) -> list[Any]:
-    """Run `target(*arguments, barrier)` in one spawned process per argument list, all
-    sharing one barrier; return their results (or "error: ..." lines) in order."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(argument_lists))
-    results = context.SimpleQueue()
-    processes = [context.Process(target=_report, args=(target, arguments, barrier, results, i))
-                 for i, arguments in enumerate(argument_lists)]
-    for process in processes:
-        process.start()
-    try:
-        collected = dict(results.get() for _ in processes)
-    finally:
-        for process in processes:
-            process.join(BARRIER_TIMEOUT)
-            if process.is_alive():
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.stdin.close()
+            try:
+                process.wait(EXIT_TIMEOUT)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
-    return [collected[i] for i in range(len(processes))]
+                process.wait()
+            process.stdout.close()

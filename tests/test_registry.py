@@ -25,12 +25,7 @@ from mlcicd_course.registry import (
     StageChange,
     open_registry,
 )
-from tests.registry_support import (
-    promote_in_rounds,
-    register_racing,
-    run_in_processes,
-    save_model,
-)
+from tests.registry_support import Racers, save_model
 
 BUCKET = "models"
 
@@ -168,7 +163,7 @@ def test_promotions_move_the_holder_out_and_delete_nothing(registry, models):
     replaced = registry.history()[-2]
     assert (replaced.version, replaced.from_stage, replaced.to_stage, replaced.action) == (
         "v2", "production", "archived", "replaced")
-    assert replaced.reason == "replaced by v3: hotfix" and replaced.by == "bo"
+    assert replaced.reason == "v3 promoted to production: hotfix" and replaced.by == "bo"
 
 
 def test_rollback_walks_back_through_earlier_holders(registry, models):
@@ -182,7 +177,7 @@ def test_rollback_walks_back_through_earlier_holders(registry, models):
     assert stages(registry) == {"v1": "archived", "v2": "production", "v3": "archived"}
     registry.rollback("production", by="oncall", reason="still bad")
     assert registry.current("production").version == "v1"
-    with pytest.raises(RegistryError, match="nothing to roll back to"):
+    with pytest.raises(RegistryError, match="held no version before v1 was promoted into it"):
         registry.rollback("production", by="oncall", reason="again")
     assert registry.current("production").version == "v1"
     assert [c.by for c in registry.history()[-4:]] == ["oncall"] * 4
@@ -361,34 +356,42 @@ def test_a_registration_that_lost_the_race_takes_the_next_number(registry, model
     assert [c.version for c in registry.history()] == ["v1", "v2"]
 
 
-def test_concurrent_processes_one_promotion_wins_per_round(tmp_path, models):
+def test_concurrent_processes_one_promotion_wins_per_round(tmp_path):
     root = tmp_path / "registry"
     registry = ModelRegistry(LocalBackend(root), clock=Clock())
     racers, rounds = 3, 2
     for index in range(racers * rounds):
         register(registry, save_model(tmp_path, f"r{index}", index))
-    plans = [([f"v{r * racers + p + 1}" for r in range(rounds)],) for p in range(racers)]
-    outcomes = run_in_processes(promote_in_rounds, [(str(root), *plan) for plan in plans])
-    assert all(isinstance(o, list) for o in outcomes), outcomes
-    for round_ in range(rounds):
-        assert sorted(o[round_] for o in outcomes) == ["conflict"] * (racers - 1) + ["won"]
-    winners = [plans[p][0][r] for r in range(rounds) for p in range(racers)
-               if outcomes[p][r] == "won"]
+    plans = [[f"v{r * racers + p + 1}" for r in range(rounds)] for p in range(racers)]
+    outcomes = []
+    with Racers([("promote", str(root), *plan) for plan in plans]) as processes:
+        for round_ in range(rounds):
+            if round_:
+                processes.send("next")
+            assert processes.lines() == ["ready"] * racers
+            processes.send("go")
+            outcomes.append(processes.lines())
+    for results in outcomes:
+        assert sorted(results) == ["conflict"] * (racers - 1) + ["won"], outcomes
+    winners = [plans[results.index("won")][r] for r, results in enumerate(outcomes)]
     assert registry.current("production").version == winners[-1]
     assert stages(registry)[winners[0]] == "archived"
     promotions = [c for c in registry.history() if c.action == "promote"]
-    assert [c.version for c in promotions] == winners
-    assert [c.by for c in promotions] == [f"worker-{v}" for v in winners]
+    assert [(c.version, c.by) for c in promotions] == [(v, f"racer-{v}") for v in winners]
+    assert registry.backend.list() == sorted(["index.json", *registry.backend.list("art")])
     assert not list(root.glob("*.lock")) and not list(root.glob(".*.tmp"))
 
 
 def test_concurrent_processes_register_distinct_versions(tmp_path, models):
     root = tmp_path / "registry"
-    outcomes = run_in_processes(register_racing, [(str(root), str(m)) for m in models])
-    assert sorted(outcomes) == ["v1", "v2", "v3", "v4"], outcomes
+    with Racers([("register", str(root), str(m)) for m in models]) as processes:
+        assert processes.lines() == ["ready"] * len(models)
+        processes.send("go")
+        versions = processes.lines()
+    assert sorted(versions) == ["v1", "v2", "v3", "v4"], versions
     registry = ModelRegistry(LocalBackend(root))
-    assert {v.sha256 for v in registry.versions()} == {
-        modelstore.sha256_file(m) for m in models}
+    assert {v.version: v.sha256 for v in registry.versions()} == {
+        version: modelstore.sha256_file(m) for version, m in zip(versions, models, strict=True)}
     assert sorted(c.version for c in registry.history()) == ["v1", "v2", "v3", "v4"]
 
 

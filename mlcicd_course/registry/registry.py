@@ -31,7 +31,7 @@ from mlcicd_course import modelstore
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.fileio import check_output_folder, json_text, read_bytes, write_outputs
 from mlcicd_course.registry.errors import ConflictError, RegistryError
-from mlcicd_course.registry.store import Backend, Blob
+from mlcicd_course.registry.store import Backend, Blob, LocalBackend
 
 STAGES = ("candidate", "staging", "production", "archived")
 #: The stages that hold one version at a time, and where their holder goes when replaced.
@@ -89,7 +89,7 @@ class StageChange:
     def line(self) -> str:
         """One line for a terminal."""
         return (f"{self.at}  {self.version:<5} {self.from_stage} -> {self.to_stage}  "
-                f"({self.action} by {self.by}: {self.reason})")
+                f"[{self.action}] {self.by}: {self.reason}")
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class ModelRegistry:
             if held is not None:
                 versions[held.version] = replace(held, stage=DEPLOYED_STAGES[stage])
                 changes.insert(0, StageChange(held.version, stage, DEPLOYED_STAGES[stage], now,
-                                              by, f"replaced by {version}: {reason}",
+                                              by, f"{version} promoted to {stage}: {reason}",
                                               action="replaced"))
         self._commit(state, blob, versions, earlier, changes)
         return changes[-1]
@@ -245,9 +245,11 @@ class ModelRegistry:
         state, blob = self._read()
         earlier = list(state.earlier.get(stage, []))
         previous = earlier.pop() if earlier else None
+        held = state.holder(stage)
         if previous is None:
-            raise RegistryError(f"{stage} held no version before its last promotion: "
-                                "nothing to roll back to")
+            now_in = f"{held.version} was promoted into it" if held else "its last promotion"
+            raise RegistryError(f"{stage} held no version before {now_in}: nothing to roll "
+                                "back to")
         back = self._version(state, previous)
         parked = DEPLOYED_STAGES[stage]
         if back.stage != parked:
@@ -256,7 +258,6 @@ class ModelRegistry:
         now = self._now()
         versions = {**state.versions, previous: replace(back, stage=stage)}
         changes = [StageChange(previous, parked, stage, now, by, reason, action="rollback")]
-        held = state.holder(stage)
         if held is not None:
             versions[held.version] = replace(held, stage=parked)
             changes.insert(0, StageChange(held.version, stage, parked, now, by,
@@ -322,7 +323,16 @@ class ModelRegistry:
         if not self._write(new, blob):
             raise ConflictError(f"{self.location} changed while this change was being made "
                                 "(another promotion or registration won); nothing was "
-                                "written: look at the registry again and retry")
+                                f"written: look at the registry again and retry{self._hint()}")
+
+    def _hint(self) -> str:
+        """For a folder: the lock file a killed writer may have left behind."""
+        if isinstance(self.backend, LocalBackend):
+            lock = self.backend.lock_path(INDEX_KEY)
+            if lock.exists():
+                return (f" (if this repeats while no other writer runs, a killed one left "
+                        f"the lock file {lock}: delete it)")
+        return ""
 
     def _artifact_keys(self, sha256: str) -> tuple[str, str]:
         model = f"artifacts/{sha256}.joblib"
