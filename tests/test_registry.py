@@ -291,9 +291,12 @@ class Trace:
     lambda text: "[]",
     lambda text: text.replace('"stage": "candidate"', '"stage": "beta"'),
     lambda text: text.replace("mlcicd-registry/1", "mlcicd-registry/9"),
+    lambda text: text.replace('"stage": "candidate"', '"stage": "production"'),
+    lambda text: text.replace('"staging": []', '"staging": ["v7"]'),
 ])
 def test_a_damaged_index_is_one_line_and_left_alone(registry, models, damage):
     register(registry, models[0])
+    register(registry, models[1])
     text = registry.backend.read("index.json").data.decode()
     tamper(registry.backend, "index.json", damage(text).encode())
     for call in (registry.versions, lambda: registry.promote("v1", "staging", by="a",
@@ -302,6 +305,15 @@ def test_a_damaged_index_is_one_line_and_left_alone(registry, models, damage):
             call()
         assert "\n" not in str(caught.value)
     assert registry.backend.read("index.json").data.decode() == damage(text)
+
+
+def test_a_damaged_leftover_of_an_unfinished_registration_is_replaced(registry, models):
+    sha256 = modelstore.sha256_file(models[2])
+    key = f"artifacts/{sha256}.joblib"
+    assert registry.backend.create(key, b"half a pickle")
+    register(registry, models[2])
+    assert registry.backend.read(key).data == models[2].read_bytes()
+    assert registry.load("v1").model.predict([[0]]) == [2]
 
 
 # ------------------------------------------------------------------ concurrency

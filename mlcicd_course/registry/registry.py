@@ -177,16 +177,13 @@ class ModelRegistry:
         meta = modelstore.read_metadata(model_path)
         data = read_bytes(model_path, what="model")
         modelstore.check_model_bytes(model_path, data, meta)
+        sidecar = read_bytes(modelstore.metadata_path(model_path), what="model metadata")
         sha256 = meta["sha256"]
-        self._store_artifact(sha256, data, modelstore.metadata_path(model_path))
+        self._check_new(self._read()[0], model_path, sha256, parent)
+        self._store_artifact(sha256, data, sidecar)
         for _ in range(REGISTER_ATTEMPTS):
             state, blob = self._read()
-            if parent is not None:
-                self._version(state, parent)
-            duplicate = next((v for v in state.versions.values() if v.sha256 == sha256), None)
-            if duplicate is not None:
-                raise RegistryError(f"{model_path} is already registered as "
-                                    f"{duplicate.version} (sha256 {sha256[:12]}...)")
+            self._check_new(state, model_path, sha256, parent)
             number = max((v.number for v in state.versions.values()), default=0) + 1
             now = self._now()
             version = ModelVersion(
@@ -338,11 +335,31 @@ class ModelRegistry:
         model = f"artifacts/{sha256}.joblib"
         return model, model + modelstore.META_SUFFIX
 
-    def _store_artifact(self, sha256: str, data: bytes, sidecar_path: Path) -> None:
-        """Store the model and its sidecar under the sha256 (kept if already there)."""
+    def _check_new(self, state: _State, model_path: Path, sha256: str,
+                   parent: str | None) -> None:
+        """Refuse a model already registered, or an unknown parent."""
+        if parent is not None:
+            self._version(state, parent)
+        duplicate = next((v for v in state.versions.values() if v.sha256 == sha256), None)
+        if duplicate is not None:
+            raise RegistryError(f"{model_path} is already registered as "
+                                f"{duplicate.version} (sha256 {sha256[:12]}...)")
+
+    def _store_artifact(self, sha256: str, data: bytes, sidecar: bytes) -> None:
+        """Store the model and its sidecar under the sha256 of a model no version has yet.
+
+        Files already there were left by a registration that did not finish: the same
+        bytes are kept, other bytes (a damaged copy) are replaced.
+        """
         model_key, meta_key = self._artifact_keys(sha256)
-        self.backend.create(meta_key, read_bytes(sidecar_path, what="model metadata"))
-        self.backend.create(model_key, data)
+        for key, content in ((meta_key, sidecar), (model_key, data)):
+            if self.backend.create(key, content):
+                continue
+            stored = self.backend.read(key)
+            if stored is not None and stored.data != content \
+                    and not self.backend.replace(key, content, stored.token):
+                raise ConflictError(f"{self.location}/{key} is being written by another "
+                                    "registration of the same model; retry")
 
     def _artifact(self, record: ModelVersion) -> tuple[bytes, bytes]:
         """The version's model and sidecar bytes, refused unless both match its sha256."""
@@ -412,6 +429,13 @@ def _parse_index(data: bytes, where: str) -> _State:
             versions[version.version] = version
         history = [StageChange(**item) for item in raw["history"]]
         earlier = {stage: list(raw["earlier_holders"][stage]) for stage in DEPLOYED_STAGES}
+        for stage in DEPLOYED_STAGES:
+            holders = [v.version for v in versions.values() if v.stage == stage]
+            if len(holders) > 1:
+                raise ValueError(f"{stage} is held by {', '.join(holders)}, not one version")
+            unknown = [v for v in earlier[stage] if v is not None and v not in versions]
+            if unknown:
+                raise ValueError(f"earlier_holders.{stage} names unknown {unknown[0]!r}")
     except (AttributeError, KeyError, TypeError, ValueError) as err:
         raise RegistryError(f"registry index {where} is malformed: "
                             f"{type(err).__name__}: {str(err).splitlines()[0]}") from None

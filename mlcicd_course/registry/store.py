@@ -19,7 +19,13 @@ instead of waiting. A process killed inside the lock leaves the lock file behind
 error names it, to be deleted once no writer is running.
 
 `S3Backend` uses S3's conditional writes: `put_object(IfNoneMatch="*")` to create and
-`put_object(IfMatch=etag)` to replace; S3 answers 412 Precondition Failed to the loser.
+`put_object(IfMatch=etag)` to replace; S3 answers 412 Precondition Failed to the loser
+(or 409 ConditionalRequestConflict while the winner's upload is in flight). S3 decides
+atomically. moto (5.2) honours both headers but checks the condition and then writes
+without a lock, and its server answers requests on several threads: against moto, a
+stale ETag is always refused, but two writes in the same instant could both pass. The
+tests therefore race real processes on the folder backend, and check the S3 backend
+with a write slipped in between a read and its conditional write.
 """
 
 from __future__ import annotations
