@@ -10,6 +10,10 @@ from typing import Any
 from mlcicd_course import modelstore
 
 RACER = Path(__file__).with_name("registry_race.py")
+#: The caller's AWS settings that could send a test's boto3 client anywhere but moto.
+AWS_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_CONFIG_FILE",
+                "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_SESSION_TOKEN")
 EXIT_TIMEOUT = 60  # seconds; reached only if a racer hangs, never on the happy path
 
 

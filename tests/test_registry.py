@@ -25,7 +25,7 @@ from mlcicd_course.registry import (
     StageChange,
     open_registry,
 )
-from tests.registry_support import Racers, save_model
+from tests.registry_support import AWS_SETTINGS, Racers, save_model
 
 BUCKET = "models"
 
@@ -53,8 +53,7 @@ def s3_session():
     """Fake credentials and none of the caller's AWS settings, and one boto3 S3 client
     (making a client takes a quarter of a second); used only inside `mock_aws`."""
     with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL",
-                     "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        for name in AWS_SETTINGS:
             env.delenv(name, raising=False)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             env.setenv(name, "testing")

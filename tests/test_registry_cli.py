@@ -8,7 +8,7 @@ import pytest
 
 from mlcicd_course import cli, modelstore
 from mlcicd_course.cloud.local import local_aws
-from tests.registry_support import save_model
+from tests.registry_support import AWS_SETTINGS, save_model
 
 CHANGE = ("--by", "ana", "--reason", "monthly retrain")
 
@@ -135,8 +135,7 @@ def test_a_lost_race_is_exit_1_and_writes_nothing(folder, models, capsys):
 def test_an_s3_registry_through_a_local_endpoint(folder, models, capsys, monkeypatch):
     """The CLI makes its boto3 client from the AWS environment: AWS_ENDPOINT_URL sends it
     to moto's server on 127.0.0.1."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE",
-                 "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN"):
+    for name in AWS_SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
