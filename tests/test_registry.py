@@ -246,6 +246,15 @@ def test_a_flipped_byte_is_refused(registry, models, tmp_path):
     assert not (tmp_path / "f").exists()
 
 
+def test_a_truncated_sidecar_is_one_line(registry, models):
+    version = register(registry, models[0])
+    key = f"artifacts/{version.sha256}.joblib.meta.json"
+    tamper(registry.backend, key, registry.backend.read(key).data[:30])
+    with pytest.raises(RegistryError, match="v1: sidecar .*meta.json is not valid JSON") as caught:
+        registry.load("v1")
+    assert "\n" not in str(caught.value)
+
+
 def test_swapped_artifacts_are_refused_even_with_matching_sidecars(registry, models):
     a, b = register(registry, models[0]), register(registry, models[1])
     keys = {}
