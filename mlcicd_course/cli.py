@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -40,6 +41,7 @@ COMMANDS = {
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a writer whose reader went away (128 + SIGPIPE)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -67,7 +69,28 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES, *,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raise for a user's mistake)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            return _run(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            sys.stdout.flush()  # a closed pipe fails here, not in Python's exit
+    except BrokenPipeError:
+        # The reader stopped early (`mlcicd registry history | head`): end quietly, as
+        # other command-line tools do, instead of a traceback when Python flushes stdout.
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the final flush at exit has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (a test's capture): nothing will be flushed
+
+
+def _run(argv: list[str]) -> int:
     named = COMMANDS.get(argv[0]) if argv else None
     if named:
         parser = build_parser([named])

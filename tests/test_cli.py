@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -103,3 +104,17 @@ def test_version_and_unknown_commands_import_no_command(argv):
     code, modules = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert modules == "[]"
     assert code == ("0" if argv == ["--version"] else "2")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`mlcicd registry history | head -1`: no traceback, the shell's code for a closed pipe."""
+    long_output = ("import sys; from mlcicd_course import cli; "
+                   "cli._run = lambda argv: print('line\\n' * 100_000) or 0; "
+                   "sys.exit(cli.main([]))")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    with open(write_end, "wb") as stdout:
+        done = subprocess.run([sys.executable, "-c", long_output],
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.stderr == ""
+    assert done.returncode == cli.EXIT_BROKEN_PIPE
