@@ -11,18 +11,20 @@ therefore never runs it in the grader's process or in the learner's folders:
    zygote, its own session, resource limits, the question's time limit, a private working
    folder that is deleted afterwards, every process it started killed at the end). That
    process (its time limit is `RUN_TIME_FACTOR` times the question's) writes a small fake
-   repository into its working folder and, on Linux, confines
-   itself and every command it starts with Landlock (`landlock.confine`): reading only
-   the interpreter, the package and system folders, writing only its working folder, no
-   network. A run that passes its time limit makes the question score 0 (timeout).
-3. Two pushes to one pull request run at the same time, each with its own fake GitHub
-   API (`fake_github`, which enforces the job token's permissions):
-   `first`: the candidate is as good as the base branch, and the pull request has no
-   comment yet; `regression`: the candidate's config trains a model that predicts the
-   majority class, and the pull request already has a human's comment and the bot's
-   comment of the earlier push (with the marker).
-The result is plain data (`PushRun.to_dict()` per push); it is cached per workflow text,
-so every check of a question reads the same two runs.
+   repository into its working folder and, on Linux, confines itself and every command
+   it starts with Landlock (`landlock.confine`): reading only the interpreter, the
+   package and system folders, writing only its working folder, no network, no signals
+   to processes outside. A run that passes its time limit makes the question score 0
+   (timeout). Without Landlock (macOS, Windows) the time limit and the process kill
+   still apply, and the result says the run was not confined.
+3. The pushes (`PR_PUSHES` by default) run at the same time, each with its own fake
+   GitHub API (`fake_github`, which enforces the job token's permissions): `first`: the
+   candidate is as good as the base branch, and the pull request has no comment yet;
+   `regression`: the candidate's config trains a model that predicts the majority class,
+   and the pull request already has a human's comment and the bot's comment of an
+   earlier push (with the marker), which the run must update rather than add a second.
+The result is plain data; it is cached per workflow text and pushes, so every check of a
+question reads the same runs.
 """
 
 from __future__ import annotations
@@ -125,6 +127,28 @@ def find_escapes(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Push:
+    """One push to the fake pull request: the candidate's model (None: an empty
+    repository), the comments the pull request has before the run, context overrides."""
+
+    name: str
+    model: dict[str, Any] | None = None
+    comments: tuple[dict[str, Any], ...] = ()
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "model": self.model, "comments": list(self.comments),
+                "context": dict(self.context)}
+
+
+GOOD_MODEL = {"type": "logistic_regression", "params": {"C": 1.0, "max_iter": 1000}}
+MAJORITY_MODEL = {"type": "dummy", "params": {"strategy": "most_frequent"}}
+#: The two pushes of `graded_pull_request`.
+PR_PUSHES = (Push("first", GOOD_MODEL),
+             Push("regression", MAJORITY_MODEL, (HUMAN_COMMENT, EARLIER_COMMENT)))
+
+
+@dataclass(frozen=True)
 class PushRun:
     """One push of the fake pull request: the run's jobs and the comments after it."""
 
@@ -134,6 +158,8 @@ class PushRun:
     comments_before: tuple[dict[str, Any], ...]
     comments: tuple[dict[str, Any], ...]
     error: str = ""
+    artifacts: tuple[str, ...] = ()
+    stray_files: tuple[str, ...] = ()  # files named `pwned` anywhere in the run's folders
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         return next((j for j in self.jobs if j["id"] == job_id), None)
@@ -148,26 +174,35 @@ class PushRun:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "jobs": list(self.jobs),
                 "comments_before": list(self.comments_before),
-                "comments": list(self.comments), "error": self.error}
+                "comments": list(self.comments), "error": self.error,
+                "artifacts": list(self.artifacts), "stray_files": list(self.stray_files)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PushRun:
         return cls(data["name"], bool(data["ok"]), tuple(data["jobs"]),
-                   tuple(data["comments_before"]), tuple(data["comments"]), data["error"])
+                   tuple(data["comments_before"]), tuple(data["comments"]), data["error"],
+                   tuple(data["artifacts"]), tuple(data["stray_files"]))
 
 
 @dataclass(frozen=True)
 class GradedRuns:
-    """Both pushes, and whether the commands ran confined (Landlock)."""
+    """Every push's run, and whether the commands ran confined (Landlock)."""
 
-    first: PushRun
-    regression: PushRun
+    runs: tuple[PushRun, ...]
     confined: bool
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+
+    def __getitem__(self, name: str) -> PushRun:
+        return next(r for r in self.runs if r.name == name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"first": self.first.to_dict(), "regression": self.regression.to_dict(),
-                "confined": self.confined, "notes": list(self.notes)}
+        return {"runs": [r.to_dict() for r in self.runs], "confined": self.confined,
+                "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GradedRuns:
+        return cls(tuple(PushRun.from_dict(r) for r in data["runs"]), bool(data["confined"]),
+                   tuple(data["notes"]))
 
 
 def _config(model: dict[str, Any]) -> str:
@@ -178,13 +213,13 @@ def _config(model: dict[str, Any]) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def _write_tree(folder: Path, model: dict[str, Any], workflow_text: str) -> None:
-    files = {
-        "pyproject.toml": '[project]\nname = "churn-model"\nversion = "0.1.0"\n',
-        "requirements/ci.txt": "# the course's package is installed already\n",
-        "config/model.yaml": _config(model),
-        WORKFLOW_PATH: workflow_text,
-    }
+def _write_tree(folder: Path, model: dict[str, Any] | None, workflow_text: str) -> None:
+    files = {WORKFLOW_PATH: workflow_text}
+    if model is not None:
+        files.update({
+            "pyproject.toml": '[project]\nname = "churn-model"\nversion = "0.1.0"\n',
+            "requirements/ci.txt": "# the course's package is installed already\n",
+            "config/model.yaml": _config(model)})
     for relative, text in files.items():
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -193,33 +228,36 @@ def _write_tree(folder: Path, model: dict[str, Any], workflow_text: str) -> None
 
 def _step_dict(step: Any) -> dict[str, Any]:
     output = step.output or ""
-    return {"name": step.name, "outcome": step.outcome, "exit_code": step.exit_code,
-            "note": step.note, "output": output[-OUTPUT_TAIL:]}
+    return {"name": step.name, "id": step.id, "outcome": step.outcome,
+            "exit_code": step.exit_code, "note": step.note, "output": output[-OUTPUT_TAIL:],
+            "outputs": dict(step.outputs)}
 
 
-def _push(name: str, root: Path, model: dict[str, Any], workflow_text: str,
-          comments: list[dict[str, Any]]) -> PushRun:
+def _push(push: Push, root: Path, workflow_text: str) -> PushRun:
     from mlcicd_course.workflows import RunOptions, run_workflow
 
-    folder = root / name
-    _write_tree(folder / "repo", model, workflow_text)
-    _write_tree(folder / "base", {"type": "logistic_regression",
-                                  "params": {"C": 1.0, "max_iter": 1000}}, workflow_text)
+    folder = root / push.name
+    comments = [dict(c) for c in push.comments]
+    _write_tree(folder / "repo", push.model, workflow_text)
+    _write_tree(folder / "base", GOOD_MODEL if push.model is not None else None, workflow_text)
     api = folder / "github-api.json"
     state = {"comments": comments, "next_id": 1 + max((c["id"] for c in comments), default=0)}
     api.write_text(json.dumps(state), encoding="utf-8")
     options = RunOptions(event="pull_request", repo=folder / "repo",
                          trees={BASE_SHA: folder / "base"}, workdir=folder / "run",
                          github_api=api,
-                         context={"github.event.pull_request.base.sha": BASE_SHA})
+                         context={"github.event.pull_request.base.sha": BASE_SHA,
+                                  **push.context})
     try:
         result = run_workflow(folder / "repo" / WORKFLOW_PATH, options)
     except UserInputError as err:
-        return PushRun(name, False, (), tuple(comments), tuple(comments), str(err))
+        return PushRun(push.name, False, (), tuple(comments), tuple(comments), str(err))
     after = json.loads(api.read_text(encoding="utf-8"))["comments"]
     jobs = tuple({"id": j.job_id, "result": j.result, "note": j.note,
                   "steps": [_step_dict(s) for s in j.steps]} for j in result.jobs)
-    return PushRun(name, result.ok, jobs, tuple(comments), tuple(after))
+    strays = sorted(str(p.relative_to(folder)) for p in folder.rglob("pwned"))
+    return PushRun(push.name, result.ok, jobs, tuple(comments), tuple(after),
+                   artifacts=tuple(sorted(result.artifacts)), stray_files=tuple(strays))
 
 
 def _readable() -> list[str]:
@@ -227,7 +265,7 @@ def _readable() -> list[str]:
     import mlcicd_course
 
     places = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/dev", "/sys",
-              "/proc", sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+              sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
               str(Path(mlcicd_course.__file__).resolve().parent)]
     places += [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
     for program in ("node", "git", "bash"):
@@ -237,31 +275,25 @@ def _readable() -> list[str]:
     return sorted(set(places))
 
 
-def run_pushes_here(workflow_text: str) -> dict[str, Any]:
-    """Inside the isolated process: confine it, run both pushes, return plain data."""
+def run_pushes_here(workflow_text: str, pushes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Inside the isolated process: confine it, run the pushes at once, return plain data."""
     from mlcicd_course.grading.landlock import confine
 
     root = Path.cwd()
     confined = confine(_readable(), [str(root), os.devnull])
-    pushes = {
-        "first": ({"type": "logistic_regression", "params": {"C": 1.0, "max_iter": 1000}}, []),
-        "regression": ({"type": "dummy", "params": {"strategy": "most_frequent"}},
-                       [dict(HUMAN_COMMENT), dict(EARLIER_COMMENT)]),
-    }
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(_push, name, root, model, workflow_text, comments)
-                   for name, (model, comments) in pushes.items()}
-        runs = {name: future.result() for name, future in futures.items()}
+    specs = [Push(p["name"], p["model"], tuple(p["comments"]), p["context"]) for p in pushes]
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        runs = list(pool.map(lambda push: _push(push, root, workflow_text), specs))
     notes = () if confined else ("the workflow's commands ran without Landlock (not Linux, or "
                                  "a kernel without it): only the time limit and the process "
                                  "kill applied",)
-    return GradedRuns(runs["first"], runs["regression"], confined, notes).to_dict()
+    return GradedRuns(tuple(runs), confined, notes).to_dict()
 
 
 # --------------------------------------------------------------------------- grader side
 
 
-def _isolated_run(workflow_text: str) -> dict[str, Any]:
+def _isolated_run(workflow_text: str, pushes: tuple[Push, ...]) -> dict[str, Any]:
     from mlcicd_course.grading.runner import LearnerTimeout, default_launcher
 
     context = grading_context()
@@ -270,7 +302,8 @@ def _isolated_run(workflow_text: str) -> dict[str, Any]:
     limits = Limits() if owned else context.limits
     limits = replace(limits, timeout=limits.timeout * RUN_TIME_FACTOR)
     code = ("from mlcicd_course.grading.workflow_runs import run_pushes_here\n"
-            f"result = run_pushes_here({workflow_text!r})\n")
+            f"result = run_pushes_here({workflow_text!r}, "
+            f"{[p.to_dict() for p in pushes]!r})\n")
     try:
         process = LearnerProcess(launcher, limits)
         try:
@@ -291,8 +324,9 @@ def _isolated_run(workflow_text: str) -> dict[str, Any]:
             launcher.close()
 
 
-def graded_pull_request(workflow_text: str) -> GradedRuns:
-    """Both pushes of the fake pull request for `workflow_text` (see the module docstring).
+def graded_pull_request(workflow_text: str, pushes: tuple[Push, ...] = PR_PUSHES
+                        ) -> GradedRuns:
+    """The runs of `workflow_text` for each push (see the module docstring).
 
     Raises `SubmissionRefused` when the workflow reaches outside its workspace.
     """
@@ -300,15 +334,14 @@ def graded_pull_request(workflow_text: str) -> GradedRuns:
     if escapes:
         raise SubmissionRefused("your workflow reaches outside its workspace, so it was not "
                                 f"run: {escapes[0]}")
-    key = hashlib.sha256(workflow_text.encode("utf-8")).hexdigest()
+    plan = json.dumps([p.to_dict() for p in pushes], sort_keys=True)
+    key = hashlib.sha256(f"{plan}\n{workflow_text}".encode()).hexdigest()
     with _LOCK:
         lock = _LOCKS.setdefault(key, threading.Lock())
     with lock:
         if key not in _CACHE:
-            _CACHE[key] = _isolated_run(workflow_text)
-    data = _CACHE[key]
-    return GradedRuns(PushRun.from_dict(data["first"]), PushRun.from_dict(data["regression"]),
-                      bool(data["confined"]), tuple(data["notes"]))
+            _CACHE[key] = _isolated_run(workflow_text, pushes)
+    return GradedRuns.from_dict(_CACHE[key])
 
 
 def step_lines(run: PushRun, limit: int = 3) -> str:
