@@ -11,12 +11,12 @@ contain no timings or temporary paths, so grading twice gives the same bytes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-import hashlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any

@@ -11,8 +11,10 @@ and so does a question that cannot be found in the notebook.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,6 +51,17 @@ class GradingContext:
 def grading_context() -> GradingContext | None:
     """The context of the question that this thread is grading, if any."""
     return getattr(_GRADING, "context", None)
+
+
+@contextlib.contextmanager
+def grading_as(launcher: Any, limits: Limits) -> Iterator[GradingContext]:
+    """Grade with this launcher and these limits in this thread (checks' helpers read them)."""
+    earlier = grading_context()
+    _GRADING.context = GradingContext(launcher, limits)
+    try:
+        yield _GRADING.context
+    finally:
+        _GRADING.context = earlier
 
 
 @dataclass(frozen=True)
@@ -201,12 +214,11 @@ def grade_question(spec: ExerciseSpec, qid: str, source: QuestionSource, *, laun
     functions = check_functions(spec, question)
     cells = [(label, to_python(code)) for label, code in source.cells]
     process = LearnerProcess(launcher, limits)
-    _GRADING.context = GradingContext(launcher, limits)
     try:
         place_files(process.workdir, source.files)
-        result = _grade_in(process, scoring, functions, cells, source, qid, seed)
+        with grading_as(launcher, limits):
+            result = _grade_in(process, scoring, functions, cells, source, qid, seed)
     finally:
-        _GRADING.context = None
         output = process.close()
     return replace(result, output=output)
 
