@@ -141,8 +141,12 @@ def test_a_symbolic_link_to_another_file_earns_nothing(course, launcher):
 def test_resume_grades_again_when_only_the_file_changed(course, launcher):
     folder = learner(course, "erin", "41\n")
     kept = {}
+
+    def keep(result, sha256):
+        kept[result.submission] = (result, sha256)
+
     first = grade_batch([folder], source=course / "solutions", limits=Limits(timeout=20),
-                        launcher=launcher, on_result=lambda r, sha: kept.update({r.submission: (r, sha)}))
+                        launcher=launcher, on_result=keep)
     done = {(name, sha): result for name, (result, sha) in kept.items()}
     assert grade_batch([folder], source=course / "solutions", launcher=launcher,
                        done=done) == first  # nothing changed: taken from the earlier run
