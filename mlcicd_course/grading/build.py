@@ -166,7 +166,8 @@ instructor gives you the command), open a notebook, fill in the `...` places, sa
 run the `check("q1")` cell under each question (`check_all()` at the end): it grades the
 saved notebook with the public checks and gives a hint for each. Hidden checks and the
 model answers are not in this repository or in the package: they run when your
-instructor grades the notebook.
+instructor grades the notebook. Some questions grade a file beside the notebook (such as a
+workflow in `exercises/03_workflows/`): edit it there and keep its name and place.
 """
 
 
@@ -177,7 +178,7 @@ def export_learner(solutions: str | Path, target: str | Path, *,
 
     `target` must not exist or be empty; it is written completely or not at all.
     """
-    from mlcicd_course.grading.markers import STRIPPED_REGIONS, scan
+    from mlcicd_course.grading.markers import STRIPPED_REGIONS
     from mlcicd_course.grading.notebooks import parse_notebook_text
 
     solutions, target = Path(solutions), Path(target)
