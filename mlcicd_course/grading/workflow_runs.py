@@ -69,7 +69,6 @@ _LOCK = threading.Lock()
 
 
 _ABSOLUTE = re.compile(r"""(?:^|[\s'"=(<>|;&,`])(?:/(?!dev/null\b)|~)""")
-_PARENT = re.compile(r"(?:^|[^.\w])\.\.(?=/|$|[\s'\"])")
 _HOME = re.compile(r"\$\{?HOME\b")
 
 
