@@ -13,6 +13,7 @@ import pytest
 
 from mlcicd_course.grading import landlock
 from mlcicd_course.grading.bank import load_exercise
+from mlcicd_course.grading.batch import grade_batch
 from mlcicd_course.grading.checking import SubmissionRefused, grade_question, grading_as
 from mlcicd_course.grading.files import SubmittedFile
 from mlcicd_course.grading.markers import question_code
@@ -145,15 +146,40 @@ def _processes_with(argument: str) -> list[int]:
     return found
 
 
+COMMENT_STEP = """      - uses: actions/github-script@v8
+        with:
+          script: |
+            await github.rest.issues.createComment({ ...context.repo,
+              issue_number: context.issue.number, body: 'hello' });
+"""
+
+
 @RUNS_BASH
-@pytest.mark.slow
 @pytest.mark.skipif(NODE is None, reason="actions/github-script runs under Node.js")
-def test_without_pull_requests_write_the_comment_is_refused(launcher):
-    text = ANSWER.read_text().replace("pull-requests: write", "contents: read")
-    result = grade_q4(text, launcher)
-    points = {c.name: c.earned for c in result.checks}
-    assert points == {"check_policy_and_one_command_per_step": 1, "check_least_privilege": 0,
-                      "check_first_push_comments_once": 0,
-                      "check_regression_fails_and_updates_the_comment": 0}
-    first = next(c for c in result.checks if c.name == "check_first_push_comments_once")
-    assert "Resource not accessible by integration" in first.message
+@pytest.mark.parametrize("scope", ["pull-requests: write", "contents: read"])
+def test_only_a_token_with_pull_requests_write_can_comment(launcher, scope):
+    text = one_step("echo ok").replace("  contents: read\n", f"  {scope}\n") + COMMENT_STEP
+    with grading_as(launcher, Limits(timeout=20)):
+        run = graded_pull_request(text, (PROBE,))["probe"]
+    if scope == "pull-requests: write":
+        assert run.ok and [c["body"] for c in run.comments] == ["hello"]
+    else:
+        assert not run.ok and run.comments == ()
+        assert "Resource not accessible by integration" in run.failed_steps()[0]["output"]
+
+
+@pytest.mark.slow
+def test_in_a_batch_the_refused_workflow_scores_zero_and_the_rest_is_graded(tmp_path,
+                                                                            launcher):
+    folder = tmp_path / "submissions" / "mallory"
+    shutil.copytree(ROOT / "solutions" / "03_workflows", folder / "03_workflows")
+    shutil.copy(ROOT / "solutions" / f"{EXERCISE}.ipynb", folder)
+    workflow = folder / "03_workflows" / "pr-model-comparison.yml"
+    workflow.write_text(workflow.read_text().replace(
+        "const fs = require('fs');", "const fs = require('fs'); fs.readFileSync('/etc/hosts');"))
+    [result] = grade_batch([tmp_path / "submissions"], source=ROOT / "solutions",
+                           limits=Limits(timeout=60), launcher=launcher)
+    points = {q.question: q.points for q in result.questions}
+    assert points == {"q1": 4, "q2": 5, "q3": 2, "q4": 0}
+    q4 = result.questions[-1]
+    assert q4.status == "error" and "with: script names a path outside" in q4.reason
