@@ -344,10 +344,13 @@ def graded_pull_request(workflow_text: str, pushes: tuple[Push, ...] = PR_PUSHES
 
 
 def step_lines(run: PushRun, limit: int = 3) -> str:
-    """The failed steps of a push, with the last lines of their output, for a hint."""
+    """The failed steps of a push, with the last lines of their output, and the steps
+    that could not run on this machine (github-script without Node.js), for a hint."""
     lines = []
     for step in run.failed_steps()[:limit]:
         tail = " | ".join(str(step["output"]).strip().splitlines()[-3:])
         why = step["note"] or f"exit {step['exit_code']}"
         lines.append(f"step {step['name']!r} failed ({why})" + (f": {tail}" if tail else ""))
-    return "\n".join(lines) or run.error or "no step failed"
+    not_run = [f"step {s['name']!r}: {s['note']}" for j in run.jobs for s in j["steps"]
+               if s["outcome"] == "skipped" and str(s["note"]).startswith("not run")]
+    return "\n".join(lines + not_run) or run.error or "no step failed"
