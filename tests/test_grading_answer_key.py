@@ -110,15 +110,21 @@ def test_export_learner_writes_a_repository_without_solutions(tmp_path, monkeypa
                      "--workflow", str(ROOT / "classroom" / "autograde.yml")]) == 0
     root = tmp_path / "learner"
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    assert files == [".github/workflows/classroom.yml", "README.md",
-                     *[f"exercises/{p.name}" for p in sorted(SOLUTIONS.glob("*.ipynb"))]]
+    question_files = sorted(p.relative_to(ROOT).as_posix() for p in
+                            (ROOT / "exercises").glob("*/*") if p.is_file())
+    assert question_files, "exercise 03 grades workflow files beside its notebook"
+    assert files == sorted([".github/workflows/classroom.yml", "README.md", *question_files,
+                            *[f"exercises/{p.name}" for p in SOLUTIONS.glob("*.ipynb")]])
+    for path in sorted((root / "exercises").rglob("*.*")):
+        relative = path.relative_to(root)
+        assert path.read_bytes() == (ROOT / relative).read_bytes()
     for path in sorted((root / "exercises").glob("*.ipynb")):
-        assert path.read_bytes() == (ROOT / "exercises" / path.name).read_bytes()
         markers, _ = scan(read_cells(path))
         assert not [m for m in markers if m.region in ("SOLUTION", "CHECKS", "CHECK SETUP",
                                                         "MODEL ANSWER")]
     text = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
     assert "LABELS_Q1" not in text and "# BEGIN CHECKS" not in text
+    assert "# BEGIN SOLUTION" not in text and "github.rest.issues.updateComment" not in text
     capsys.readouterr()
     assert cli.main(["exercises", "export-learner", "learner", "--solutions",
                      str(SOLUTIONS)]) == 2

@@ -65,15 +65,21 @@ editor as long as the marker lines survive.
     `.ipynb`. It tells `check()` and `mlcicd grade` which exercise a notebook is, even
     after the learner renames the file. It stays in the learner's copy.
 
-`BEGIN QUESTION <id> points=<n> [needs=<id>,<id>]` ... `END QUESTION <id>`
+`BEGIN QUESTION <id> points=<n> [needs=<id>,...] [files=<name>:<path>,...]` ... `END QUESTION`
     A question: every cell from the one holding BEGIN to the one holding END. Put
     BEGIN at the top of the question's markdown cell and END in the next question's
     first markdown cell (or the closing cell), so that any cell a learner adds between
     belongs to the question. Ids are unique in the notebook; points are positive.
     Grading runs, for a question, the code cells outside every question that come
     before it (imports, data: keep them fast), then the question's own code cells;
-    `needs=` adds the code cells of earlier questions it builds on. Both markers stay
-    in the learner's copy.
+    `needs=` adds the code cells of earlier questions it builds on. `files=` names files
+    the question grades beside the notebook (`pr_workflow:03_workflows/pr.yml`): the
+    grader reads each one from the learner's notebook folder (not through a symbolic
+    link), gives its text to the checks as the parameter <name>, and copies it into the
+    question's working folder; the build writes the learner's copy from the same path
+    in `solutions/`, where SOLUTION and PROMPT markers are `#` comment lines (see
+    `grading.files`; `grading.workflow_runs` runs a workflow file safely). Both markers
+    stay in the learner's copy.
 
 `# BEGIN SOLUTION` ... `# END SOLUTION` (code cells, inside a question)
     The answer. The learner's copy gets `...  # your code here` at the same

@@ -40,16 +40,20 @@ class QuestionSpec:
     checks: tuple[CheckInfo, ...]
     model_answer: str
     hidden_code: str = ""
+    files: tuple[tuple[str, str], ...] = ()  # (check parameter, path beside the notebook)
 
     @property
     def public_points(self) -> float:
         return sum(c.points for c in self.checks if not c.hidden)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "points": self.points,
+        data = {"id": self.id, "title": self.title, "points": self.points,
                 "needs": list(self.needs), "checks_code": self.checks_code,
                 "hidden_code": self.hidden_code,
                 "checks": [c.to_dict() for c in self.checks], "model_answer": self.model_answer}
+        if self.files:  # only then: the bank files of exercises without files stay the same
+            data["files"] = [list(pair) for pair in self.files]
+        return data
 
     def public(self) -> QuestionSpec:
         """This question without what gives answers away (hidden checks' code, model answer)."""
@@ -60,7 +64,8 @@ class QuestionSpec:
         checks = tuple(CheckInfo(c["name"], c["points"], bool(c["hidden"]), c["description"],
                                  tuple(c["parameters"])) for c in data["checks"])
         return cls(data["id"], data["title"], data["points"], tuple(data["needs"]),
-                   data["checks_code"], checks, data["model_answer"], data["hidden_code"])
+                   data["checks_code"], checks, data["model_answer"], data["hidden_code"],
+                   tuple((name, path) for name, path in data.get("files", ())))
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,8 @@ class ExerciseSpec:
 def spec_from_blueprint(blueprint: Blueprint, source: str) -> ExerciseSpec:
     """The bank entry for a parsed solution notebook."""
     questions = tuple(QuestionSpec(q.id, q.title, q.points, q.needs, q.checks_code, q.checks,
-                                   q.model_answer, q.hidden_code) for q in blueprint.questions)
+                                   q.model_answer, q.hidden_code, q.files)
+                      for q in blueprint.questions)
     return ExerciseSpec(blueprint.exercise, blueprint.title, blueprint.setup_code, questions,
                         source, blueprint.hidden_setup_code)
 

@@ -11,18 +11,20 @@ contain no timings or temporary paths, so grading twice gives the same bytes.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mlcicd_course.errors import UserInputError
 from mlcicd_course.grading.bank import ExerciseSpec, available_exercises, load_exercise
 from mlcicd_course.grading.checking import QuestionResult, grade_question
+from mlcicd_course.grading.files import SubmittedFile, read_question_files
 from mlcicd_course.grading.markers import QuestionSource, exercise_id, question_code
 from mlcicd_course.grading.notebooks import (
     Cell,
@@ -81,6 +83,8 @@ class _Submission:
     damage: str = ""
     exercise: str = ""
     reason: str = ""
+    folder: Path | None = None
+    files: dict[str, tuple[SubmittedFile, ...]] | None = None  # per question id
 
 
 def find_submissions(paths: list[str | os.PathLike[str]]) -> list[tuple[str, Path]]:
@@ -108,9 +112,20 @@ def _read(name: str, path: Path) -> _Submission:
     except OSError:
         digest = ""  # unreadable: reported as damaged below
     try:
-        return _Submission(name, parse_notebook_text(read_notebook_text(path)), digest)
+        return _Submission(name, parse_notebook_text(read_notebook_text(path)), digest,
+                           folder=path.parent)
     except DamagedNotebook as err:
-        return _Submission(name, None, digest, damage=str(err))
+        return _Submission(name, None, digest, damage=str(err), folder=path.parent)
+
+
+def _read_files(item: _Submission, spec: ExerciseSpec) -> None:
+    """Read the files the questions name beside the notebook, now, before any grading; the
+    notebook's digest then covers them too (so --resume sees a changed file)."""
+    item.files = {q.id: read_question_files(item.folder, q.files)
+                  for q in spec.questions if q.files and item.folder is not None}
+    if item.files:
+        parts = [item.sha256, *(f.sha256 for files in item.files.values() for f in files)]
+        item.sha256 = hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _assign_exercises(submissions: list[_Submission], exercise: str | None,
@@ -158,6 +173,9 @@ def grade_batch(paths: list[str | os.PathLike[str]], *,
             specs[ex] = err
     if exercise and isinstance(specs.get(exercise), UserInputError):
         raise specs[exercise]  # the instructor named it: a typo is bad input
+    for item in submissions:
+        if isinstance(specs.get(item.exercise), ExerciseSpec):
+            _read_files(item, specs[item.exercise])
     owned = launcher is None
     launcher = launcher or default_launcher()
     streams = sys.stdout, sys.stderr  # a check that redirects them must not keep them
@@ -206,7 +224,8 @@ def grade_batch(paths: list[str | os.PathLike[str]], *,
 def _question_source(item: _Submission, spec: ExerciseSpec, qid: str) -> QuestionSource:
     if item.cells is None:
         return QuestionSource("malformed", reason=f"the notebook cannot be read: {item.damage}")
-    return question_code(item.cells, qid, spec.question_ids, spec.question(qid).needs)
+    code = question_code(item.cells, qid, spec.question_ids, spec.question(qid).needs)
+    return replace(code, files=(item.files or {}).get(qid, ()))
 
 
 def _safe_grade(spec: ExerciseSpec, qid: str, code: QuestionSource, launcher: Any,

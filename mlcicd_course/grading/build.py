@@ -24,7 +24,8 @@ from mlcicd_course.errors import UserInputError
 from mlcicd_course.fileio import write_json, write_text_atomic
 from mlcicd_course.grading.bank import read_blueprint, spec_from_blueprint
 from mlcicd_course.grading.checking import to_python
-from mlcicd_course.grading.markers import Blueprint, MarkerError
+from mlcicd_course.grading.markers import Blueprint, MarkerError, exercise_source, scan
+from mlcicd_course.grading.notebooks import Cell
 
 KERNELSPEC = {"name": "mlcicd-course", "display_name": "Python (mlcicd-course)",
               "language": "python"}
@@ -71,6 +72,43 @@ def _check_exercise_code(blueprint: Blueprint) -> None:
                 "add a PROMPT block after END SOLUTION") from None
 
 
+def exercise_file_text(text: str, name: str) -> str:
+    """The learner's copy of a question's file: SOLUTION regions replaced by their PROMPT
+    (markers are `#` comment lines, as in a code cell)."""
+    markers, problems = scan([Cell(0, "raw", text)])
+    if problems:
+        raise MarkerError(f"{name}: {problems[0][1]}")
+    open_region = None
+    for marker in markers:
+        if marker.region not in ("SOLUTION", "PROMPT"):
+            raise MarkerError(f"{name} line {marker.line + 1}: only SOLUTION and PROMPT markers "
+                              "belong in a question's file")
+        if (marker.edge == "BEGIN") != (open_region is None) or (
+                marker.edge == "END" and marker.region != open_region):
+            raise MarkerError(f"{name} line {marker.line + 1}: {marker.edge} {marker.region} "
+                              "is out of order")
+        open_region = marker.region if marker.edge == "BEGIN" else None
+    if open_region:
+        raise MarkerError(f"{name}: BEGIN {open_region} is never closed")
+    return exercise_source(Cell(0, "raw", text), name) + "\n"
+
+
+def _question_files(blueprint: Blueprint, solutions: Path) -> dict[str, str]:
+    """path -> the learner's copy, for every file the questions name."""
+    out = {}
+    for question in blueprint.questions:
+        for _name, relative in question.files:
+            source = solutions / relative
+            try:
+                text = source.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                raise MarkerError(f"{blueprint.name}: question {question.id} names the file "
+                                  f"{relative}, which cannot be read in {solutions} ({err})"
+                                  ) from None
+            out[relative] = exercise_file_text(text, str(source))
+    return out
+
+
 def build(solutions: str | Path, exercises: str | Path, bank: str | Path, *,
           check: bool = False) -> BuildResult:
     """Generate (or, with `check`, compare) the exercises and bank of every solution."""
@@ -88,6 +126,8 @@ def build(solutions: str | Path, exercises: str | Path, bank: str | Path, *,
         spec = spec_from_blueprint(blueprint, f"{solutions.name}/{path.name}")
         result.exercises.append(spec.id)
         outputs.append((exercises / path.name, exercise_notebook(blueprint)))
+        outputs.extend((exercises / relative, text)
+                       for relative, text in _question_files(blueprint, solutions).items())
         outputs.append((bank / f"{spec.id}.json", spec.public().to_dict()))
     for target, content in outputs:
         if _same(target, content):
@@ -126,7 +166,8 @@ instructor gives you the command), open a notebook, fill in the `...` places, sa
 run the `check("q1")` cell under each question (`check_all()` at the end): it grades the
 saved notebook with the public checks and gives a hint for each. Hidden checks and the
 model answers are not in this repository or in the package: they run when your
-instructor grades the notebook.
+instructor grades the notebook. Some questions grade a file beside the notebook (such as a
+workflow in `exercises/03_workflows/`): edit it there and keep its name and place.
 """
 
 
@@ -137,7 +178,7 @@ def export_learner(solutions: str | Path, target: str | Path, *,
 
     `target` must not exist or be empty; it is written completely or not at all.
     """
-    from mlcicd_course.grading.markers import STRIPPED_REGIONS, scan
+    from mlcicd_course.grading.markers import STRIPPED_REGIONS
     from mlcicd_course.grading.notebooks import parse_notebook_text
 
     solutions, target = Path(solutions), Path(target)
@@ -159,6 +200,8 @@ def export_learner(solutions: str | Path, target: str | Path, *,
             raise UserInputError(f"{path.name}: the learner's copy still has BEGIN "
                                  f"{leaked[0].region}")
         files[f"exercises/{path.name}"] = text
+        for relative, file_text in _question_files(blueprint, solutions).items():
+            files[f"exercises/{relative}"] = file_text
     if workflow is not None:
         files[".github/workflows/classroom.yml"] = Path(workflow).read_text(encoding="utf-8")
     try:

@@ -11,12 +11,15 @@ and so does a question that cannot be found in the notebook.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlcicd_course.grading.bank import ExerciseSpec, QuestionSpec
+from mlcicd_course.grading.files import place_files
 from mlcicd_course.grading.markers import QuestionSource
 from mlcicd_course.grading.runner import (
     LearnerError,
@@ -28,6 +31,37 @@ from mlcicd_course.grading.runner import (
 
 STATUSES = ("ok", "missing", "error", "timeout", "malformed")
 _MAGIC = re.compile(r"^\s*(%|!)", re.M)
+_GRADING = threading.local()
+
+
+class SubmissionRefused(BaseException):  # noqa: N818 - a stop signal, like LearnerTimeout
+    """A check found the answer trying to get out of grading (the message says how): the
+    whole question scores 0 with that reason, whatever the other checks say."""
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """The launcher and limits of the question being graded in this thread (for helpers
+    that run a learner's file in a process of its own)."""
+
+    launcher: Any
+    limits: Limits
+
+
+def grading_context() -> GradingContext | None:
+    """The context of the question that this thread is grading, if any."""
+    return getattr(_GRADING, "context", None)
+
+
+@contextlib.contextmanager
+def grading_as(launcher: Any, limits: Limits) -> Iterator[GradingContext]:
+    """Grade with this launcher and these limits in this thread (checks' helpers read them)."""
+    earlier = grading_context()
+    _GRADING.context = GradingContext(launcher, limits)
+    try:
+        yield _GRADING.context
+    finally:
+        _GRADING.context = earlier
 
 
 @dataclass(frozen=True)
@@ -181,7 +215,9 @@ def grade_question(spec: ExerciseSpec, qid: str, source: QuestionSource, *, laun
     cells = [(label, to_python(code)) for label, code in source.cells]
     process = LearnerProcess(launcher, limits)
     try:
-        result = _grade_in(process, scoring, functions, cells, source, qid, seed)
+        place_files(process.workdir, source.files)
+        with grading_as(launcher, limits):
+            result = _grade_in(process, scoring, functions, cells, source, qid, seed)
     finally:
         output = process.close()
     return replace(result, output=output)
@@ -209,7 +245,8 @@ def _grade_in(process: LearnerProcess, scoring: _Scoring, functions: dict[str, A
         return scoring.base("error", reason,
                             traceback=process.clean(str(report.get("traceback", ""))))
     notes = report.get("notes") or []
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {f.name: f.text if f.text is not None else _Missing(f.name, f.problem)
+                              for f in source.files}
     try:
         for check in scoring.wanted():
             scoring.outcomes.append(_run_check(check, functions[check.name], process, values,
@@ -219,6 +256,8 @@ def _grade_in(process: LearnerProcess, scoring: _Scoring, functions: dict[str, A
     except LearnerTimeout as stop:
         return scoring.base("timeout", f"a check of {qid} waited too long for your code: "
                                        f"{stop}")
+    except SubmissionRefused as refused:
+        return scoring.base("error", process.clean(str(refused)))
     except LearnerGone as gone:
         if process.state == "timeout":
             return scoring.base("timeout", f"a check of {qid} waited too long for your code: "
@@ -253,7 +292,7 @@ def _run_check(check: Any, function: Any, process: LearnerProcess, values: dict[
         return outcome(False, str(err) or "the answer is not right yet")
     except LearnerError as err:
         return outcome(False, f"your code raised {err.type_name}: {err.message}")
-    except (LearnerTimeout, LearnerGone, KeyboardInterrupt):
+    except (LearnerTimeout, LearnerGone, SubmissionRefused, KeyboardInterrupt):
         raise
     except BaseException as err:  # noqa: BLE001 - a check that cannot handle the answer fails it
         return outcome(False, f"the check could not use your answer ({type(err).__name__}: "

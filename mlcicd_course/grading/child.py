@@ -116,7 +116,7 @@ def _private(path: Any, root: str, me: int) -> bool:
     return bool(match) and int(match.group(1)) != me
 
 
-def install_guard(workdir: str) -> None:
+def install_guard(workdir: str, *, allow_programs: bool = False) -> None:
     """Refuse, from now on, what a graded question has no business doing.
 
     Writes, deletes and renames outside `workdir`; reading notebooks outside it or other
@@ -125,6 +125,8 @@ def install_guard(workdir: str) -> None:
     be removed, so learner code cannot switch this off from Python (see PEP 578), but
     ctypes can reach the C library without passing them: processes started that way are
     killed with the question (`reaper`), which is the guarantee on Linux.
+    `allow_programs` lets the grader's own code (never a learner's cells) start programs
+    and stop them, e.g. the workflow runner's shell steps.
     """
     root = os.path.realpath(workdir)
     me = os.getpid()
@@ -147,9 +149,9 @@ def install_guard(workdir: str) -> None:
         elif event in ("os.rename", "os.link", "os.symlink"):
             if not all(_inside(a, root) for a in args[:2]):
                 raise GradingGuard(f"grading does not allow {event} outside the working folder")
-        elif event in _PROGRAM_EVENTS:
+        elif event in _PROGRAM_EVENTS and not allow_programs:
             raise GradingGuard("grading does not allow starting other programs or processes")
-        elif event in ("os.kill", "os.killpg"):
+        elif event in ("os.kill", "os.killpg") and not allow_programs:
             target = args[0] if args else None
             group = getattr(os, "getpgrp", os.getpid)()
             if target not in (me, 0, -me, group, -group):
@@ -401,7 +403,7 @@ def _prepare(job: dict) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed(job.get("seed", 0))
-    install_guard(workdir)
+    install_guard(workdir, allow_programs=bool(job.get("programs")))
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from mlcicd_course.errors import UserInputError
+from mlcicd_course.grading.files import SubmittedFile, parse_files_option
 from mlcicd_course.grading.notebooks import Cell
 
 REGIONS = ("QUESTION", "SOLUTION", "PROMPT", "CHECKS", "CHECK SETUP", "MODEL ANSWER")
@@ -130,12 +131,16 @@ class QuestionInfo:
     checks: tuple[CheckInfo, ...]
     model_answer: str
     hidden_code: str = ""
+    files: tuple[tuple[str, str], ...] = ()  # (check parameter, path beside the notebook)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "points": self.points,
+        data = {"id": self.id, "title": self.title, "points": self.points,
                 "needs": list(self.needs), "checks_code": self.checks_code,
                 "hidden_code": self.hidden_code,
                 "checks": [c.to_dict() for c in self.checks], "model_answer": self.model_answer}
+        if self.files:
+            data["files"] = [list(pair) for pair in self.files]
+        return data
 
 
 @dataclass(frozen=True)
@@ -309,16 +314,20 @@ def _begin(marker: Marker, cell: Cell, top: Marker | None, stack: list[Marker],
                                            f"{marker.args!r}")
         if any(q["id"] == qid for q in questions):
             raise _fail(name, marker.cell, f"question id {qid} is used twice")
-        unknown = sorted(set(options) - {"points", "needs"})
+        unknown = sorted(set(options) - {"points", "needs", "files"})
         if unknown:
             raise _fail(name, marker.cell, f"unknown option {unknown[0]!r} on BEGIN QUESTION "
-                                           "(use points=N and needs=q1,q2)")
+                                           "(use points=N, needs=q1,q2 and files=NAME:PATH)")
         if "points" not in options:
             raise _fail(name, marker.cell, f"BEGIN QUESTION {qid} needs points=N")
         points = _number(options["points"], "points", name, marker.cell)
         needs = tuple(n for n in options.get("needs", "").split(",") if n)
+        try:
+            files = parse_files_option(options["files"]) if "files" in options else ()
+        except ValueError as err:
+            raise _fail(name, marker.cell, str(err)) from None
         questions.append({"id": qid, "points": points, "needs": needs, "start": marker.cell,
-                          "end": None, "checks": [], "model": []})
+                          "end": None, "checks": [], "model": [], "files": files})
     elif region == "CHECK SETUP":
         if top is not None:
             raise _fail(name, marker.cell, "BEGIN CHECK SETUP belongs outside questions")
@@ -398,7 +407,7 @@ def _question_info(question: dict, cells: list[Cell], name: str) -> QuestionInfo
     model = "\n\n".join(text.strip() for _, _, text in question["model"])
     return QuestionInfo(qid, title, question["points"], question["needs"], question["start"],
                         question["end"], "\n\n\n".join(p for p in code_parts if p),
-                        tuple(checks), model, "\n\n\n".join(hidden_parts))
+                        tuple(checks), model, "\n\n\n".join(hidden_parts), question["files"])
 
 
 def _check_info(node: ast.FunctionDef, lines: list[str], markers: dict[int, str], name: str,
@@ -600,6 +609,7 @@ class QuestionSource:
     cells: tuple[tuple[str, str], ...] = ()  # (label, code) in notebook order
     reason: str = ""
     note: str = ""
+    files: tuple[SubmittedFile, ...] = ()  # the question's files, read beside the notebook
 
 
 def question_code(cells: list[Cell], qid: str, all_ids: list[str],

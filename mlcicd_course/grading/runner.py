@@ -389,10 +389,14 @@ class LearnerProcess:
         return f"time limit of {self.limits.timeout:g} s reached; the process was stopped"
 
     # -- protocol
-    def start(self, cells: list[tuple[str, str]], seed: int = 0) -> dict:
-        """Send the job and wait for the cells to run; returns the child's report."""
+    def start(self, cells: list[tuple[str, str]], seed: int = 0, *,
+              programs: bool = False) -> dict:
+        """Send the job and wait for the cells to run; returns the child's report.
+
+        `programs=True` lets the cells start programs: only for the grader's own code.
+        """
         job = {"cells": cells, "workdir": self.workdir, "output": self.output_path,
-               "seed": seed, "env": clean_env(),
+               "seed": seed, "env": clean_env(), "programs": programs,
                "limits": {"memory_mb": self.limits.memory_mb, "file_mb": self.limits.file_mb,
                           "cpu_seconds": int(self.limits.timeout) + 5}}
         self._send(job)

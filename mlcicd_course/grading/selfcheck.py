@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import atexit
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from mlcicd_course.errors import UserInputError
 from mlcicd_course.grading.bank import ExerciseSpec, load_exercise
 from mlcicd_course.grading.checking import QuestionResult, grade_question, to_python
 from mlcicd_course.grading.child import GRADING_ENV
+from mlcicd_course.grading.files import read_question_files
 from mlcicd_course.grading.markers import exercise_id, question_code, scan
 from mlcicd_course.grading.notebooks import DamagedNotebook, read_cells
 from mlcicd_course.grading.runner import Limits, default_launcher
@@ -266,6 +267,7 @@ def self_check(questions: list[str] | None = None, notebook: str | os.PathLike[s
     for qid in wanted:
         question = spec.question(qid)
         code = question_code(cells, qid, spec.question_ids, question.needs)
+        code = replace(code, files=read_question_files(path.parent, question.files))
         result = grade_question(spec, qid, code, launcher=_launcher(),
                                 limits=Limits(timeout=timeout))
         results.append(result)
