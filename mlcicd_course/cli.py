@@ -37,6 +37,7 @@ COMMANDS = {
     "deploy": "mlcicd_course.commands.deploy",
     "ab": "mlcicd_course.commands.ab",
     "registry": "mlcicd_course.commands.registry",
+    "pipeline": "mlcicd_course.commands.pipeline",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

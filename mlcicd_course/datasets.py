@@ -307,6 +307,20 @@ def inject_faults(
     return frame
 
 
+def flip_labels(frame: pd.DataFrame, rate: float, seed: int | list[int]) -> pd.DataFrame:
+    """A copy of `frame` whose target is flipped (0 <-> 1) on a seeded share `rate` of rows.
+
+    A labelling bug for the pipeline chapter: below 0.5 the flips are noise that a model
+    mostly averages away; above 0.5 the model learns the rule backwards.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise UserInputError(f"label flip rate must be in [0, 1], got {rate}")
+    flipped = np.random.default_rng(seed).random(len(frame)) < rate
+    frame = frame.copy()
+    frame[TARGET] = np.where(flipped, 1 - frame[TARGET].to_numpy(), frame[TARGET].to_numpy())
+    return frame
+
+
 def generate_month(scenario: Scenario, month: int) -> pd.DataFrame:
     """The rows of `month` (1-based): ids, features and target, faults included."""
     level = scenario.level(month)

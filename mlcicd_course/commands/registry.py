@@ -102,7 +102,7 @@ def _register(args: argparse.Namespace) -> int:
     if args.metrics and not metrics:
         raise UserInputError(f"{args.metrics}: no numeric metrics in it")
     fingerprint = args.data_fingerprint or _recorded_fingerprint(meta, args.model)
-    registry = _open(args.registry, must_exist=False)
+    registry = open_location(args.registry, must_exist=False)
     version = _changing(lambda: registry.register(
         args.model, metrics=metrics, data_fingerprint=fingerprint, parent=args.parent,
         by=args.by, reason=args.reason))
@@ -115,7 +115,7 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    registry = _open(args.registry)
+    registry = open_location(args.registry)
     change = _changing(lambda: registry.promote(args.version, args.stage, by=args.by,
                                                 reason=args.reason))
     if change is None:
@@ -125,7 +125,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    registry = _open(args.registry)
+    registry = open_location(args.registry)
     change = _changing(lambda: registry.rollback(args.stage, by=args.by, reason=args.reason))
     if change is None:
         return EXIT_CONFLICT
@@ -134,7 +134,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    versions = _open(args.registry).versions()
+    versions = open_location(args.registry).versions()
     rows = [(v.version, v.stage, v.created_at, v.created_by, v.sha256[:12],
              " ".join(f"{name}={value:.4g}" for name, value in v.metrics.items()))
             for v in versions]
@@ -144,7 +144,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    changes = _open(args.registry).history()
+    changes = open_location(args.registry).history()
     _print(args, [c.to_dict() for c in changes], "\n".join(c.line() for c in changes))
     return EXIT_OK
 
@@ -154,7 +154,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
     if (args.version is None) == (args.stage is None):
         raise UserInputError("give either VERSION or --stage")
-    registry = _open(args.registry)
+    registry = open_location(args.registry)
     version = args.version
     if args.stage:
         held = registry.current(args.stage)
@@ -169,7 +169,7 @@ def _fetch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- helpers
 
 
-def _open(location: str, *, must_exist: bool = True) -> Any:
+def open_location(location: str, *, must_exist: bool = True) -> Any:
     """The registry at `location`; for s3:// a boto3 client from the AWS environment."""
     from mlcicd_course.registry import RegistryError, open_registry
 
