@@ -167,7 +167,8 @@ def load_data(ctx: PipelineContext) -> StageResult:
     months = list(batches)
     ctx.train = pd.concat([batches[m] for m in months[:-1]], ignore_index=True)
     ctx.test = batches[months[-1]]
-    return result(Decision.PASSED, f"train on {months[0]}..{months[-2]} "
+    span = months[0] if len(months) == 2 else f"{months[0]}..{months[-2]}"
+    return result(Decision.PASSED, f"train on {span} "
                   f"({len(ctx.train)} rows), test on {months[-1]} ({len(ctx.test)} rows)",
                   train_months=months[:-1], test_month=months[-1],
                   train_rows=len(ctx.train), test_rows=len(ctx.test))

@@ -27,15 +27,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlcicd_course.errors import UserInputError
-from mlcicd_course.rollout.analysis import AnalysisSpec, MetricSpec
+from mlcicd_course.rollout.analysis import AnalysisSpec
 from mlcicd_course.rollout.bluegreen import BlueGreenSpec
 from mlcicd_course.rollout.canary_config import (
     _Bad,
     _integer,
     _mapping,
-    _metric,
     _metric_names,
     duration,
+    parse_metrics,
 )
 
 TOP_KEYS = ("active", "preview", "metrics", "prePromotionAnalysis", "postPromotionAnalysis",
@@ -88,15 +88,7 @@ def _live(raw: Any) -> BlueGreenLive:
 def parse_bluegreen(data: Any) -> BlueGreenConfig:
     """Build a `BlueGreenConfig` from parsed YAML; `_Bad` names the first key that is wrong."""
     data = _mapping(data, "", TOP_KEYS)
-    raw_metrics = data.get("metrics") or []
-    if not isinstance(raw_metrics, list):
-        raise _Bad("metrics", "expected a list of metrics")
-    metrics: dict[str, MetricSpec] = {}
-    for i, raw in enumerate(raw_metrics):
-        metric = _metric(raw, f"metrics[{i}]")
-        if metric.name in metrics:
-            raise _Bad(f"metrics[{i}].name", f"{metric.name!r} is defined twice")
-        metrics[metric.name] = metric
+    metrics = parse_metrics(data.get("metrics"))
     analyses: dict[str, AnalysisSpec] = {
         key: _metric_names(data.get(key, []), key, metrics)
         for key in ("prePromotionAnalysis", "postPromotionAnalysis")}

@@ -226,18 +226,25 @@ def _release(raw: Any, key: str) -> ReleaseModel:
     return ReleaseModel(**{RELEASE_KEYS[k]: _number(v, f"{key}.{k}") for k, v in data.items()})
 
 
-def parse_canary(data: Any) -> CanaryConfig:
-    """Build a `CanaryConfig` from parsed YAML; `_Bad` names the first key that is wrong."""
-    data = _mapping(data, "", TOP_KEYS)
-    raw_metrics = data.get("metrics") or []
-    if not isinstance(raw_metrics, list):
+def parse_metrics(raw_metrics: Any) -> dict[str, MetricSpec]:
+    """The `metrics` list by name (each defined once); `_Bad` names the first bad key.
+
+    Shared with the blue-green files (`bluegreen_config`)."""
+    if not isinstance(raw_metrics or [], list):
         raise _Bad("metrics", "expected a list of metrics")
     metrics: dict[str, MetricSpec] = {}
-    for i, raw in enumerate(raw_metrics):
+    for i, raw in enumerate(raw_metrics or []):
         metric = _metric(raw, f"metrics[{i}]")
         if metric.name in metrics:
             raise _Bad(f"metrics[{i}].name", f"{metric.name!r} is defined twice")
         metrics[metric.name] = metric
+    return metrics
+
+
+def parse_canary(data: Any) -> CanaryConfig:
+    """Build a `CanaryConfig` from parsed YAML; `_Bad` names the first key that is wrong."""
+    data = _mapping(data, "", TOP_KEYS)
+    metrics = parse_metrics(data.get("metrics"))
     steps = _steps(data, metrics)
     background = _metric_names(data.get("analysis", []), "analysis", metrics)
     raw_guard = data.get("guardrail", {})
