@@ -174,6 +174,17 @@ def test_the_complete_pipeline_runs_every_stage(tmp_path):
     assert result.ok, format_run(result)
     assert_every_run_step_ran(result, path)
     assert [j.job_id for j in result.jobs] == ["quality", "tests", "data-validation", "train",
-                                               "evaluate", "gate"]
-    assert sorted(result.artifacts) == ["pipeline-data", "pipeline-metrics", "pipeline-models"]
+                                               "evaluate", "gate", "deploy-staging",
+                                               "deploy-production"]
+    assert sorted(result.artifacts) == ["deploy-production-attempt1", "deploy-staging-attempt1",
+                                        "pipeline-data", "pipeline-metrics", "pipeline-models"]
     assert "Model comparison" in result.job("gate").summary
+    # No cloud target (no AWS_DEPLOY_ROLE_ARN): the OIDC step is skipped, the local one runs.
+    for job in ("deploy-staging", "deploy-production"):
+        oidc = next(s for s in result.job(job).steps if s.name.startswith("AWS credentials"))
+        assert oidc.outcome == "skipped"
+    assert "canary v2 promoted in staging" in result.job("deploy-staging").summary
+    assert "pipeline deployed v2" in result.job("deploy-production").summary
+    report = json.loads((tmp_path / "artifacts/deploy-production-attempt1/report/pipeline.json")
+                        .read_text())
+    assert report["outcome"] == "deployed" and report["production"] == "v2"

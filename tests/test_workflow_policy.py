@@ -171,8 +171,31 @@ def test_pr_comparison_grants_write_only_to_the_comment_job_which_runs_no_pr_cod
 
 def test_the_complete_pipeline_runs_its_stages_in_order():
     graph = job_graph(WORKFLOW_DIR / "ml-pipeline.yml", "push")
-    assert graph.order == ["quality", "tests", "data-validation", "train", "evaluate", "gate"]
-    assert [graph.node(j).level for j in graph.order] == [0, 1, 2, 3, 4, 5]
+    assert graph.order == ["quality", "tests", "data-validation", "train", "evaluate", "gate",
+                           "deploy-staging", "deploy-production"]
+    assert [graph.node(j).level for j in graph.order] == [0, 1, 2, 3, 4, 5, 6, 7]
+    pull_request = job_graph(WORKFLOW_DIR / "ml-pipeline.yml", "pull_request")
+    assert [n.id for n in pull_request.nodes if not n.runs] == ["deploy-staging",
+                                                                "deploy-production"]
+
+
+def test_deployments_use_environments_oidc_only_with_a_cloud_target_and_never_cancel():
+    workflow = workflows.load_workflow(WORKFLOW_DIR / "ml-pipeline.yml")
+    deploys = {"deploy-staging": "staging", "deploy-production": "production"}
+    for job_id, job in workflow.jobs.items():
+        token = job.permissions or {}
+        assert (token.get("id-token") == "write") == (job_id in deploys), job_id
+    for job_id, environment in deploys.items():
+        job = workflow.jobs[job_id]
+        assert job.environment == environment
+        assert job.concurrency["cancel-in-progress"] is False
+        oidc = [s for s in job.steps if (s.uses or "").startswith(
+            "aws-actions/configure-aws-credentials@")]
+        assert len(oidc) == 1 and "vars.AWS_DEPLOY_ROLE_ARN" in oidc[0].if_
+        assert "role-to-assume" in oidc[0].with_ and not any(
+            "aws-secret-access-key" in s.with_ for s in job.steps)
+        runs = [s.run for s in job.steps if s.run and s.run.startswith("mlcicd pipeline run")]
+        assert len(runs) == 1 and f"--part {environment}" in runs[0]
 
 
 # ---- every rule rejects its bad fixture, and only that rule fires -----------------------
