@@ -35,6 +35,7 @@ from mlcicd_course.workflows import (
     run_workflow,
     write_step_summary,
 )
+from mlcicd_course.workflows.expressions import UnsetReadsEmpty
 from mlcicd_course.workflows.permissions import token_scopes
 from tests.conftest import ROOT
 
@@ -110,6 +111,14 @@ def test_expressions(expression, expected):
 def test_unknown_or_broken_expressions_are_errors(expression, message):
     with pytest.raises(ExpressionError, match=message.replace("(", r"\(").replace(")", r"\)")):
         evaluate(expression, PUSH_CTX)
+
+
+def test_an_unset_repository_variable_reads_empty_in_a_run_as_on_github():
+    context = {**PUSH_CTX, "vars": UnsetReadsEmpty()}
+    assert evaluate("vars.MODEL_REGISTRY || 'deploy/registry'", context) == "deploy/registry"
+    assert evaluate("vars.AWS_DEPLOY_ROLE_ARN != ''", context) is False
+    with pytest.raises(ExpressionError, match="unknown expression vars.MODEL_REGISTRY"):
+        evaluate("vars.MODEL_REGISTRY", PUSH_CTX)
 
 
 def test_a_pull_request_payload_has_its_fields_and_typos_fail():
@@ -651,7 +660,7 @@ def test_cli_run_graph_and_json(run_cli, tmp_path):
 def test_cli_graph_draws_a_png(run_cli, tmp_path):
     png = tmp_path / "pictures" / "graph.png"
     result = run_cli("workflow", "graph", WORKFLOW_DIR / "ml-pipeline.yml", "--png", png)
-    assert result.returncode == 0 and "6 of 6 jobs run" in result.stdout
+    assert result.returncode == 0 and "8 of 8 jobs run" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

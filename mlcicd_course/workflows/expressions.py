@@ -2,7 +2,8 @@
 
 Literals, property access, `!`, comparisons, `&&`, `||` and the built-in functions.
 Looking up a name that the context does not have is an `ExpressionError`, not an empty
-string as on GitHub, so a typo fails loudly on a laptop.
+string as on GitHub, so a typo fails loudly on a laptop (except in an `UnsetReadsEmpty`
+context, which the runner uses for repository variables).
 """
 
 from __future__ import annotations
@@ -154,6 +155,15 @@ class _Parser:
         raise ExpressionError(f"expression {self.text.strip()!r}: unexpected {value!r}")
 
 
+class UnsetReadsEmpty(dict):
+    """A context whose unset names read as an empty string, as on GitHub.
+
+    The runner uses it for `vars`: a repository variable is optional by design, and a
+    fork without it must run. Secrets stay strict, and so do the static checks, which
+    must not guess what a repository sets.
+    """
+
+
 def _lookup(container: Any, key: Any, where: str) -> Any:
     if container is None:
         return None
@@ -163,6 +173,8 @@ def _lookup(container: Any, key: Any, where: str) -> Any:
         lowered = {str(k).lower(): k for k in container}
         if str(key).lower() in lowered:
             return container[lowered[str(key).lower()]]
+        if isinstance(container, UnsetReadsEmpty):
+            return ""
         known = ", ".join(sorted(map(str, container))) or "none"
         name = f"{where}.{key}" if where else str(key)
         raise ExpressionError(f"unknown expression {name}: the context has no "

@@ -34,6 +34,7 @@ from mlcicd_course.errors import UserInputError
 from mlcicd_course.workflows.contexts import default_context, evaluate_env, set_dotted
 from mlcicd_course.workflows.expressions import (
     ExpressionError,
+    UnsetReadsEmpty,
     condition_holds,
     interpolate,
     to_string,
@@ -235,6 +236,7 @@ class _Session:
 
     def _job_context(self, job: Job, needs: Mapping[str, str]) -> dict[str, Any]:
         context = json.loads(json.dumps(self.context))
+        context["vars"] = UnsetReadsEmpty(context["vars"])
         context["github"]["job"] = job.id
         context["needs"] = {need: {"result": result, "outputs": {
             name: self.job_outputs.get(need, {}).get(name)
