@@ -337,6 +337,19 @@ def test_outputs_env_path_summary_conditions_and_needs(tmp_path):
 
 
 @RUNS_BASH
+def test_a_skipped_job_names_the_real_reason(tmp_path):
+    text = ("name: t\non: push\npermissions:\n  contents: read\njobs:\n"
+            "  broken:\n    runs-on: x\n    steps:\n      - run: exit 1\n"
+            "  after:\n    needs: broken\n    if: github.event_name == 'push'\n"
+            "    runs-on: x\n    steps:\n      - run: 'true'\n"
+            "  never:\n    if: github.event_name == 'schedule'\n"
+            "    runs-on: x\n    steps:\n      - run: 'true'\n")
+    jobs = {job.job_id: job for job in run(write(tmp_path, text), tmp_path).jobs}
+    assert jobs["after"].note == "needs broken did not succeed"
+    assert jobs["never"].note == "if: github.event_name == 'schedule' is false"
+
+
+@RUNS_BASH
 def test_selected_jobs_bring_their_needs_and_nothing_else(tmp_path):
     result = run(write(tmp_path, MECHANICS), tmp_path, jobs=("second",))
     assert [j.job_id for j in result.jobs] == ["first", "second"]

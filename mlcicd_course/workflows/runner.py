@@ -201,8 +201,11 @@ class _Session:
         except ExpressionError as err:
             raise UserInputError(f"job {job.id}: if: {err}") from None
         if not runs:
-            why = (f"needs {', '.join(n for n, r in needs.items() if r != 'success')} did not "
-                   "succeed" if job.if_ is None else f"if: {str(job.if_).strip()} is false")
+            failed = [name for name, result in needs.items() if result != "success"]
+            blocked_by_needs = failed and (
+                job.if_ is None or condition_holds(job.if_, base, status="success"))
+            why = (f"needs {', '.join(failed)} did not succeed" if blocked_by_needs
+                   else f"if: {str(job.if_).strip()} is false")
             self.results.append(JobResult(job.id, job.name, "skipped", note=why))
             self.job_results[job.id] = "skipped"
             self.job_outputs[job.id] = {}
